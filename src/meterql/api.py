@@ -1,0 +1,35 @@
+"""The four expression verbs of SPEC §10, as thin entry points over the pipeline stages."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .ast import Expression, Kind
+
+
+def check(text: str, kind: str | Kind = "filter", schema: Mapping[str, str] | None = None) -> list:
+    """Diagnostics for `text` (empty when it is valid). Never raises, whatever the input."""
+    from .check import check as _check
+
+    return _check(text, kind, schema)
+
+
+def parse(text: str, kind: str | Kind = "value", schema: Mapping[str, str] | None = None) -> Expression:
+    """The typed expression tree; raises `ExpressionError` with every diagnostic."""
+    from .check import parse as _parse
+
+    return _parse(text, kind, schema=schema)
+
+
+def compile(text: str, kind: str | Kind = "filter", dialect: str = "duckdb") -> str:  # noqa: A001
+    """The SQL of one expression over the event store's columns, for `duckdb` or `clickhouse`."""
+    from .compile import compile_sql
+
+    return compile_sql(text, kind, dialect)
+
+
+def evaluate(text: str, event: Mapping[str, Any], kind: str | Kind = "value") -> Any:
+    """The reference evaluator: the value of `text` on one event dict (Decimal, str, bool or None)."""
+    from .evaluate import evaluate as _evaluate
+
+    return _evaluate(text, event, kind)
