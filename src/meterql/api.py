@@ -7,18 +7,32 @@ from typing import Any, Mapping
 from .ast import Expression, Kind
 
 
-def check(text: str, kind: str | Kind = "filter", schema: Mapping[str, str] | None = None) -> list:
+def check(
+    text: str,
+    kind: str | Kind = "filter",
+    schema: Mapping[str, str] | None = None,
+    *,
+    expect: Any = None,
+    limits: Any = None,
+) -> list:
     """Diagnostics for `text` (empty when it is valid). Never raises, whatever the input."""
     from .check import check as _check
 
-    return _check(text, kind, schema)
+    return _check(text, kind, schema, expect=expect, limits=limits)
 
 
-def parse(text: str, kind: str | Kind = "value", schema: Mapping[str, str] | None = None) -> Expression:
+def parse(
+    text: str,
+    kind: str | Kind = "value",
+    schema: Mapping[str, str] | None = None,
+    *,
+    expect: Any = None,
+    limits: Any = None,
+) -> Expression:
     """The typed expression tree; raises `ExpressionError` with every diagnostic."""
     from .check import parse as _parse
 
-    return _parse(text, kind, schema=schema)
+    return _parse(text, kind, schema=schema, expect=expect, limits=limits)
 
 
 def compile(text: str, kind: str | Kind = "filter", dialect: str = "duckdb") -> str:  # noqa: A001

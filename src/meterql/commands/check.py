@@ -1,0 +1,43 @@
+"""`meterql check EXPR`: validate one customer expression and show its diagnostics.
+
+Consumes: the expression text, `--kind`, an optional `--schema` JSON file (property → type).
+Produces: rendered diagnostics (or `ok`) on stdout, or a JSON list with `--json`.
+Exit status: 0 when there is no error (warnings allowed), 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+NAME = "check"
+HELP = "validate an expression (filter, grouping key or value) and show its diagnostics"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("expression", metavar="EXPR", help="the expression, e.g. \"region = 'eu'\"")
+    parser.add_argument("--kind", choices=("filter", "grouping_key", "value"), default="filter",
+                        help="what the expression is for (default: filter)")  # fmt: skip
+    parser.add_argument("--schema", metavar="FILE.json", help='declared property types: {"tokens": "number", …}')
+    parser.add_argument("--json", action="store_true", help="print the diagnostics as a JSON list")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..check import check
+    from ..diagnostics import render
+
+    schema = None
+    if args.schema:
+        try:
+            with open(args.schema, encoding="utf-8") as f:
+                schema = json.load(f)
+        except (OSError, ValueError) as exc:
+            print(f"error: cannot read schema {args.schema}: {exc}", file=sys.stderr)
+            return 2
+    diagnostics = check(args.expression, args.kind, schema)
+    if args.json:
+        print(json.dumps([d.to_dict() for d in diagnostics], ensure_ascii=True, indent=2))
+    else:
+        print(render(diagnostics, args.expression, args.kind))
+    return 1 if any(d.is_error for d in diagnostics) else 0
