@@ -63,7 +63,7 @@ def quantize(d: Decimal) -> Decimal:
 
 
 def check_range(d: Decimal) -> Decimal:
-    if abs(d) >= LIMIT:
+    if d.copy_abs() >= LIMIT:  # copy_abs: abs() would round to the default 28 digits
         raise NumericOverflow(f"numeric overflow: a value reached 10^26 in magnitude ({canonical(d)[:40]})")
     return d
 
@@ -99,7 +99,7 @@ def round_to(d: Decimal, digits: int = 0, mode: str = "round") -> Decimal:
     """`round`/`ceil`/`floor` to `digits` fractional digits (-12…12); half away from zero."""
     rounding = {"round": ROUND_HALF_UP, "ceil": ROUND_CEILING, "floor": ROUND_FLOOR}[mode]
     q = Decimal(1).scaleb(-digits)
-    return check_range(d.quantize(q, rounding=rounding, context=CTX) + Decimal(0))
+    return check_range(CTX.add(d.quantize(q, rounding=rounding, context=CTX), Decimal(0)))  # CTX: no 28-digit rounding
 
 
 def canonical(d: Decimal) -> str:
