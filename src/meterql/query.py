@@ -1,0 +1,507 @@
+"""Aggregation plans (SPEC §4, §5): a metric × subject × window → ONE sqlglot SELECT, and the
+exact Python step that turns its rows into `AggRow`s.
+
+Consumes: a checked `Metric`, a `Window` (subject, period bounds and flags, granularity,
+dimension expressions, an optional extra filter), a dialect (`duckdb` | `clickhouse`) and the
+event table (an `exp.Table`). Expressions are compiled by `meterql.compile.compile_tree`.
+Produces: a `Plan` — the sqlglot SELECT (built and rendered once per metric and request shape,
+then cached: the subject, bounds and event name are bound parameters `subject`, `start`, `end`,
+`event_name`) and `finish(rows) -> list[AggRow]`. Several metrics in one scan: `query_many.py`.
+Guarantees:
+- One statement per call: buckets × dimension coordinates are one GROUP BY; carried levels and
+  totals (recurring, weighted_sum) come from the same result, summed in Python with Decimal.
+- Subject scoping is structural: the WHERE clause is `(subject_id = <bound parameter>) AND (…)`
+  with every other condition — the metric filter, the extra filter — in its own parentheses, so
+  no expression can widen it (HAZARDS: hand-built trees get no parentheses).
+- Time is integer epoch ms end to end: bucket floors are integer arithmetic with a true floor
+  (also before 1970), never the session time zone.
+- The engines only sum, count and pick; every division (avg, weighted_sum), rounding and range
+  check happens here on Decimals, so both engines give the same digits.
+- Every result carries the number of result rows (`COUNT(*) OVER ()`), so a result stream cut
+  short is detected (HAZARDS: a cut ClickHouse stream returned 65,536 of 200,000 rows silently).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Sequence
+
+from sqlglot import exp
+
+from . import numbers
+from .ast import Expression, Kind, Type
+from .errors import EngineError, InvalidSpec, TransportError
+from .metric import Aggregation, Metric
+
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+WEEK_MS = 7 * DAY_MS
+GRANULARITY_MS = {"hour": HOUR_MS, "day": DAY_MS, "week": WEEK_MS}
+# 1970-01-01 was a Thursday: shifting by 3 days puts Monday 00:00 UTC on multiples of a week.
+_OFFSET_MS = {"hour": 0, "day": 0, "week": 3 * DAY_MS}
+_SCALE = 10**12
+C = numbers.CTX  # every Decimal operation here uses the wide, exact context (never the default 28 digits)
+
+
+@dataclass(frozen=True, slots=True)
+class AggRow:
+    """One (bucket, coordinates) group of an aggregation: the pricing and summary layers' input."""
+
+    bucket_start_ms: int
+    bucket_end_ms: int
+    coordinates: tuple[str | None, ...]
+    value: Decimal | None
+    inclusive_start: bool = True
+    inclusive_end: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """What to aggregate over: one subject, a period, optional buckets and dimensions."""
+
+    subject_id: str
+    start_ms: int
+    end_ms: int
+    inclusive_start: bool = True
+    inclusive_end: bool = False
+    granularity: str | None = None
+    dimensions: tuple[str, ...] = ()
+    extra_filter: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.subject_id, str) or not self.subject_id:
+            raise InvalidSpec(f"subject_id must be a non-empty string, got {self.subject_id!r}")
+        for name in ("start_ms", "end_ms"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise InvalidSpec(f"{name} must be integer epoch milliseconds, got {v!r}")
+        if self.end_ms < self.start_ms:
+            raise InvalidSpec("the period ends before it starts")
+        if self.granularity is not None and self.granularity not in GRANULARITY_MS:
+            raise InvalidSpec(f"granularity must be hour, day or week, got {self.granularity!r}")
+        dims = tuple(self.dimensions)
+        if any(not isinstance(d, str) or not d for d in dims):
+            raise InvalidSpec("dimensions must be non-empty expression strings")
+        if len(set(dims)) != len(dims):
+            raise InvalidSpec("dimensions must not repeat")
+        object.__setattr__(self, "dimensions", dims)
+
+
+# --- small tree builders (every composite child parenthesised: sqlglot adds none) --------------
+
+
+def _p(e: exp.Expression) -> exp.Expression:
+    return e if isinstance(e, (exp.Column, exp.Literal, exp.Paren, exp.Placeholder)) else exp.Paren(this=e)
+
+
+def _int(n: int) -> exp.Expression:
+    # Trusted Python ints only (bounds, bucket sizes); negative ones parenthesised (`a - (-5)`).
+    lit = exp.Literal.number(str(abs(int(n))))
+    return lit if n >= 0 else exp.Paren(this=exp.Neg(this=lit))
+
+
+def _col(name: str) -> exp.Column:
+    return exp.column(exp.to_identifier(name))
+
+
+def _and(*conds: exp.Expression) -> exp.Expression:
+    out = _p(conds[0])
+    for c in conds[1:]:
+        out = exp.And(this=out, expression=_p(c))
+    return out
+
+
+def _func(name: str, *args: exp.Expression) -> exp.Expression:
+    # `name` is always a constant of this module, never customer text.
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def floor_ms(ts: exp.Expression, unit: int, offset: int) -> exp.Expression:
+    """ts − (((ts + offset) % unit) + unit) % unit: a true floor for negative ts too (HAZARDS)."""
+    shifted = exp.Add(this=_p(ts), expression=_int(offset)) if offset else ts
+    rem = exp.Mod(this=_p(exp.Add(this=_p(exp.Mod(this=_p(shifted), expression=_int(unit))), expression=_int(unit))), expression=_int(unit))
+    return exp.Sub(this=_p(ts), expression=_p(rem))
+
+
+def py_floor(ms: int, granularity: str) -> int:
+    unit, off = GRANULARITY_MS[granularity], _OFFSET_MS[granularity]
+    return ms - (ms + off) % unit  # Python's % is already a floor modulo
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile(source: str, kind: Kind, expect: Type | None, as_type: Type | None, dialect: str) -> tuple[exp.Expression, Type]:
+    from .check import parse
+    from .compile import compile_tree
+
+    expr: Expression = parse(source, kind, expect=expect) if expect is not None else parse(source, kind)
+    return compile_tree(expr, dialect, as_type=as_type), expr.type
+
+
+def compiled(
+    source: str, kind: Kind, dialect: str, expect: Type | None = None, as_type: Type | None = None
+) -> tuple[exp.Expression, Type]:
+    """The compiled sqlglot tree (a fresh copy: callers embed it) and the expression's type.
+
+    `as_type=Type.STRING` would compile to canonical text; plans group and count native values
+    instead (equal values ⇔ equal canonical texts) and convert coordinates in Python."""
+    tree, typ = _compile(source, Kind(kind), expect, as_type, dialect)
+    return tree.copy(), typ
+
+
+# --- the plan -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """The statement of a plan, without the values bound to it (subject, bounds, event name):
+    built and rendered once per metric and request shape, then cached."""
+
+    select: exp.Select
+    sql: str
+    dim_types: tuple[Type, ...]
+    # How many aggregate columns follow (bucket, dims…, total, n) in each result row.
+    n_agg: int
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    metric: Metric
+    window: Window
+    dialect: str
+    template: Template
+    params: dict[str, Any]
+
+    @property
+    def select(self) -> exp.Select:
+        return self.template.select
+
+    @property
+    def dim_types(self) -> tuple[Type, ...]:
+        return self.template.dim_types
+
+    @property
+    def n_agg(self) -> int:
+        return self.template.n_agg
+
+    def sql(self) -> str:
+        return self.template.sql
+
+    def finish(self, rows: Sequence[Sequence[Any]]) -> list[AggRow]:
+        return _finish(self, rows)
+
+
+def build_plan(metric: Metric, window: Window, dialect: str, table: exp.Table) -> Plan:
+    """The one SELECT that answers `metric` over `window` on `dialect`, with its parameters."""
+    if dialect not in ("duckdb", "clickhouse"):
+        raise InvalidSpec(f"unknown dialect {dialect!r}")
+    w = window
+    template = _template(
+        metric, dialect, (table.db or None, table.name), w.granularity, w.dimensions, w.extra_filter,
+        w.inclusive_start, w.inclusive_end,
+    )
+    params: dict[str, Any] = {"subject": w.subject_id, "start": w.start_ms, "end": w.end_ms}
+    if metric.event_name is not None:
+        params["event_name"] = metric.event_name
+    return Plan(metric, w, dialect, template, params)
+
+
+@functools.lru_cache(maxsize=512)
+def _template(
+    metric: Metric,
+    dialect: str,
+    table_name: tuple[str | None, str],
+    granularity: str | None,
+    dimensions: tuple[str, ...],
+    extra_filter: str | None,
+    inclusive_start: bool,
+    inclusive_end: bool,
+) -> Template:
+    agg = metric.aggregation
+    recurring = metric.recurring
+    ts = _col("ts")
+    db, name = table_name
+    table = exp.Table(
+        this=exp.to_identifier(name, quoted=True), db=exp.to_identifier(db, quoted=True) if db else None
+    )
+
+    def placeholder(name: str, ch_type: str) -> exp.Expression:
+        if dialect == "clickhouse":
+            return exp.Placeholder(this=name, kind=exp.DataType.build(ch_type, dialect="clickhouse"))
+        return exp.Placeholder(this=name)
+
+    # WHERE: the subject first, then time, event name, filters — each in its own parentheses.
+    lower = (exp.GTE if inclusive_start else exp.GT)(this=ts, expression=placeholder("start", "Int64"))
+    upper = (exp.LTE if inclusive_end else exp.LT)(this=ts.copy(), expression=placeholder("end", "Int64"))
+    conds: list[exp.Expression] = [exp.EQ(this=_col("subject_id"), expression=placeholder("subject", "String"))]
+    conds.append(upper)
+    if not recurring:
+        conds.append(lower)
+    if metric.event_name is not None:
+        conds.append(exp.EQ(this=_col("event_name"), expression=placeholder("event_name", "String")))
+    if metric.filter:
+        conds.append(compiled(metric.filter, Kind.FILTER, dialect)[0])
+    if extra_filter:
+        conds.append(compiled(extra_filter, Kind.FILTER, dialect)[0])
+    where = _and(*conds)
+
+    # The bucket key: the floor of ts (an event exactly at an inclusive end on a bucket boundary
+    # gets its own one-millisecond bucket, as in the reference); NULL marks events before the
+    # period (recurring only). Without granularity the key is a constant (the period).
+    if granularity is not None:
+        unit, off = GRANULARITY_MS[granularity], _OFFSET_MS[granularity]
+        key: exp.Expression = floor_ms(ts, unit, off)
+        bucket_floor = key
+    else:
+        key = _int(0)
+        bucket_floor = placeholder("start", "Int64")
+    grouped_key = granularity is not None or recurring
+    if recurring:
+        key = exp.Case(ifs=[exp.If(this=exp.Not(this=_p(lower.copy())), true=exp.Null())], default=key)
+
+    dims: list[exp.Expression] = []
+    dim_types: list[Type] = []
+    for d in dimensions:
+        # Grouped by the native value (a decimal, a boolean, a string) and turned into canonical
+        # text in Python (`coordinate_text`): equal values have equal canonical texts, so the groups
+        # are the same, and the engine skips a per-row number-to-text conversion.
+        tree, typ = compiled(d, Kind.GROUPING_KEY, dialect)
+        dims.append(tree)
+        dim_types.append(typ)
+
+    v: exp.Expression | None = None
+    if agg is not Aggregation.COUNT:
+        vt = metric.value_type()
+        # unique_count compares canonical texts; distinct native values are the same set (a
+        # number's canonical text is unique to it), so no conversion is compiled.
+        v = compiled(metric.value, Kind.VALUE, dialect, vt)[0]  # type: ignore[arg-type]
+
+    group_exprs = ([key] if grouped_key else []) + dims
+    count_star = exp.Count(this=exp.Star())
+    total = exp.Window(this=exp.Count(this=exp.Star()))
+    aggs: list[exp.Expression]
+    source: exp.Expression = table
+    if agg is Aggregation.UNIQUE_COUNT and recurring:
+        # Recurring: count each distinct value once, in the group where it first appears; the
+        # running total over buckets is summed in Python. One statement: a window in a subquery.
+        inner_cols = [exp.alias_(key, "b")] + [exp.alias_(d, f"d{i}") for i, d in enumerate(dims)]
+        # The partition repeats the compiled trees: the window runs over the base columns.
+        first = exp.Window(
+            this=exp.RowNumber(),
+            partition_by=[*[d.copy() for d in dims], v.copy()],  # type: ignore[union-attr]
+            order=exp.Order(expressions=[exp.Ordered(this=_col("ts")), exp.Ordered(this=_col("event_id"))]),
+        )
+        is_new = exp.Case(
+            ifs=[exp.If(this=_and(exp.Not(this=exp.Is(this=_p(v.copy()), expression=exp.Null())), exp.EQ(this=first, expression=_int(1))), true=_int(1))],  # type: ignore[union-attr]
+            default=_int(0),
+        )
+        inner = exp.select(*inner_cols, exp.alias_(is_new, "fresh")).from_(table).where(where)
+        source = exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("e")))
+        key = _col("b")
+        dims = [_col(f"d{i}") for i in range(len(dims))]
+        group_exprs = ([key] if grouped_key else []) + dims
+        aggs = [exp.Sum(this=_col("fresh"))]
+        where = None  # applied inside
+    else:
+        aggs = aggregates(agg, v, dialect, bucket_floor)
+
+    columns = [exp.alias_(key.copy() if grouped_key else _int(0), "bucket")]
+    columns += [exp.alias_(d.copy(), f"dim{i}") for i, d in enumerate(dims)]
+    columns += [exp.alias_(total, "result_rows"), exp.alias_(count_star, "n")]
+    columns += [exp.alias_(a, f"a{i}") for i, a in enumerate(aggs)]
+    select = exp.select(*columns).from_(source)
+    if where is not None:
+        select = select.where(where)
+    if group_exprs:
+        select = select.group_by(*[g.copy() for g in group_exprs])
+    return Template(select=select, sql=select.sql(dialect=dialect), dim_types=tuple(dim_types), n_agg=len(aggs))
+
+
+
+def aggregates(agg: Aggregation, v: exp.Expression | None, dialect: str, bucket_floor: exp.Expression) -> list[exp.Expression]:
+    """The aggregate columns of one (non-recurring-unique) aggregation over value `v`; `_finish`
+    reads them back in this order. Every use of `v` is a fresh copy (sqlglot nodes have one parent)."""
+
+    def val() -> exp.Expression:
+        return v.copy()  # type: ignore[union-attr]
+
+    if agg is Aggregation.COUNT:
+        return []
+    if agg is Aggregation.SUM:
+        return [exp.Sum(this=val())]
+    if agg is Aggregation.MIN:
+        return [exp.Min(this=val())]
+    if agg is Aggregation.MAX:
+        return [exp.Max(this=val())]
+    if agg is Aggregation.AVG:
+        return [exp.Sum(this=val()), exp.Count(this=val())]
+    if agg is Aggregation.LATEST:
+        # Ties on the timestamp go to the greatest event_id (HAZARDS: argMax on equal keys is
+        # nondeterministic on ClickHouse); rows whose value is NULL are skipped by both engines.
+        order = exp.Tuple(expressions=[_col("ts"), _col("event_id")])
+        return [exp.ArgMax(this=val(), expression=order)]
+    if agg is Aggregation.UNIQUE_COUNT:
+        if dialect == "clickhouse":
+            return [_func("uniqExact", val())]
+        return [exp.Count(this=exp.Distinct(expressions=[val()]))]
+    if agg is Aggregation.WEIGHTED_SUM:
+        # Σv (the level change) and Σ v·(ts − bucket floor), exact: on DuckDB split into integer
+        # and 10^-12 units (HUGEINT), because v·Δt can pass DECIMAL(38,12)'s 10^26.
+        # (bucket_floor: the floor of ts, or the period start; pre-period rows only use Σv)
+        def dt() -> exp.Expression:
+            return exp.Sub(this=_col("ts"), expression=_p(bucket_floor.copy()))
+
+        if dialect == "clickhouse":
+            return [exp.Sum(this=val()), exp.Sum(this=exp.Mul(this=_p(val()), expression=_p(dt())))]
+        hugeint = exp.DataType.build("HUGEINT", dialect="duckdb")
+        frac_units = exp.Mul(this=_p(exp.Sub(this=_p(val()), expression=_func("trunc", val()))), expression=_int(_SCALE))
+        return [
+            exp.Sum(this=val()),
+            exp.Sum(this=exp.Mul(this=exp.Cast(this=_func("trunc", val()), to=hugeint), expression=_p(dt()))),
+            exp.Sum(this=exp.Mul(this=exp.Cast(this=frac_units, to=hugeint.copy()), expression=_p(dt()))),
+        ]
+    raise AssertionError(agg)  # pragma: no cover - exhaustive over Aggregation
+
+
+
+# --- from result rows to AggRows (exact, in Python) --------------------------------------------
+
+
+def coordinate_text(value: Any, typ: Type) -> str | None:
+    """A grouping value as it leaves the library: canonical number text, true/false, or text.
+
+    By the expression's type, not the Python type: ClickHouse returns booleans computed by
+    operators as UInt8 (0/1)."""
+    if value is None:
+        return None
+    if typ is Type.BOOLEAN:
+        return "true" if value else "false"
+    if typ is Type.NUMBER:
+        d = value if isinstance(value, Decimal) else Decimal(str(value))
+        return numbers.canonical(numbers.check_range(d))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (Decimal, int)):
+        return numbers.canonical(numbers.check_range(Decimal(value)))
+    return str(value)
+
+
+def coordinate_sort_key(coords: tuple[str | None, ...]) -> tuple:
+    """Coordinates compared by code point, NULL last (the reference's order)."""
+    return tuple((c is None, c or "") for c in coords)
+
+
+def _dec(x: Any) -> Decimal:
+    if x is None:
+        return Decimal(0)
+    if isinstance(x, Decimal):
+        return x
+    if isinstance(x, (int, str)):
+        return Decimal(x)
+    raise EngineError(f"unexpected non-decimal aggregate {type(x).__name__} from the engine")
+
+
+def _bucket_bounds(w: Window, floor: int) -> tuple[int, int, bool, bool, int, int]:
+    """The bucket whose floor is `floor`: its reported bounds and flags (cut to the period; a
+    bound that is the period's own keeps the period's flag) and its half-open interval
+    [row_lo, row_hi) in ms, which weighted_sum's durations use."""
+    lo = w.start_ms + (0 if w.inclusive_start else 1)
+    hi = w.end_ms + (1 if w.inclusive_end else 0)
+    if w.granularity is None:
+        return w.start_ms, w.end_ms, w.inclusive_start, w.inclusive_end, lo, hi
+    unit = GRANULARITY_MS[w.granularity]
+    s, s_inc = (w.start_ms, w.inclusive_start) if floor <= w.start_ms else (floor, True)
+    t, t_inc = (w.end_ms, w.inclusive_end) if floor + unit > w.end_ms else (floor + unit, False)
+    return s, t, s_inc, t_inc, max(floor, lo), min(floor + unit, hi)
+
+
+def _finish(plan: Plan, rows: Sequence[Sequence[Any]]) -> list[AggRow]:
+    w, metric = plan.window, plan.metric
+    agg = metric.aggregation
+    ndim = len(w.dimensions)
+    expected = rows[0][1 + ndim] if rows else None
+    if not rows and w.granularity is None and ndim == 0 and not metric.recurring:
+        # an aggregate without GROUP BY always has one row: none means the answer was cut off
+        raise TransportError("the engine returned no row for an aggregate that always has one")
+    if rows and (expected is None or int(expected) != len(rows)):
+        raise TransportError(f"the engine returned {len(rows)} of {expected} result rows (a result cut short)")
+
+    # (floor | None, coords) → (n, aggregates…)
+    groups: dict[tuple[int | None, tuple[str | None, ...]], tuple[int, tuple[Any, ...]]] = {}
+    for r in rows:
+        floor = r[0]
+        coords = tuple(coordinate_text(r[1 + i], plan.dim_types[i]) for i in range(ndim))
+        n = int(r[2 + ndim])
+        if n == 0:
+            continue  # the one aggregate row of an empty, ungrouped query
+        aggs = tuple(r[3 + ndim : 3 + ndim + plan.n_agg])
+        k = (None if floor is None else (int(floor) if w.granularity is not None else w.start_ms), coords)
+        if k in groups:  # the key is unique per group; a repeat means the engine misbehaved
+            raise EngineError("the engine returned the same group twice")
+        groups[k] = (n, aggs)
+
+    in_period = sorted(
+        (k for k in groups if k[0] is not None),
+        key=lambda k: (k[0], coordinate_sort_key(k[1])),
+    )
+    carried: dict[tuple[str | None, ...], Any] = {}  # recurring / weighted_sum running state
+    for (floor, coords), (_, aggs) in groups.items():
+        if floor is None:  # events before the period (recurring only)
+            carried[coords] = _dec(aggs[0])
+
+    out: list[AggRow] = []
+    for k in in_period:
+        floor, coords = k
+        n, aggs = groups[k]
+        start, end, incl_s, incl_e, row_lo, row_hi = _bucket_bounds(w, floor)  # type: ignore[arg-type]
+        value: Decimal | None
+        if agg is Aggregation.COUNT:
+            value = Decimal(n)
+        elif agg in (Aggregation.SUM, Aggregation.UNIQUE_COUNT) and metric.recurring:
+            value = numbers.add(carried.get(coords, Decimal(0)), _dec(aggs[0]))
+            carried[coords] = value
+        elif agg in (Aggregation.SUM, Aggregation.UNIQUE_COUNT):
+            value = _dec(aggs[0])
+        elif agg in (Aggregation.MIN, Aggregation.MAX, Aggregation.LATEST):
+            value = None if aggs[0] is None else _dec(aggs[0])
+        elif agg is Aggregation.AVG:
+            cnt = int(aggs[1] or 0)
+            value = None if cnt == 0 else numbers.div(_dec(aggs[0]), Decimal(cnt))
+        elif agg is Aggregation.WEIGHTED_SUM:
+            level0 = carried.get(coords, Decimal(0))
+            delta = _dec(aggs[0])
+            if plan.dialect == "clickhouse":
+                moment = _dec(aggs[1])
+            else:
+                moment = C.add(_dec(aggs[1]), C.divide(_dec(aggs[2]), Decimal(_SCALE)))
+            # Σ v·(ts − row_lo) from Σ v·(ts − floor): the row may start after its floor.
+            f = floor if w.granularity is not None else w.start_ms
+            moment = C.subtract(moment, C.multiply(delta, Decimal(row_lo - f)))  # type: ignore[operator]
+            level1 = numbers.add(level0, delta)
+            duration = row_hi - row_lo
+            # Σ level·duration ÷ duration = level0 + Σ v·(row_hi − ts) ÷ duration
+            area = C.subtract(C.multiply(C.add(level0, delta), Decimal(duration)), moment)
+            value = numbers.div(area, Decimal(duration)) if duration > 0 else None
+            carried[coords] = level1
+        else:  # pragma: no cover
+            raise AssertionError(agg)
+        out.append(AggRow(start, end, coords, _final(metric, value), incl_s, incl_e))
+
+    if w.granularity is None and ndim == 0 and not out:
+        # Exactly one row without buckets and dimensions; recurring carries a total into it.
+        lo = w.start_ms + (0 if w.inclusive_start else 1)
+        hi = w.end_ms + (1 if w.inclusive_end else 0)
+        carried_in = metric.recurring and () in carried and lo < hi
+        value = _final(metric, carried[()]) if carried_in else None
+        out.append(AggRow(w.start_ms, w.end_ms, (), value, w.inclusive_start, w.inclusive_end))
+    return out
+
+
+def _final(metric: Metric, value: Decimal | None) -> Decimal | None:
+    if value is None:
+        return None
+    value = numbers.check_range(value)
+    if metric.rounding is not None:
+        value = numbers.round_to(value, metric.rounding_precision, metric.rounding.value)
+    return numbers.CTX.plus(numbers.quantize(value))

@@ -1,0 +1,187 @@
+"""Several metrics over one window in ONE scan (the pricing layer's `aggregate_many`).
+
+Consumes: non-recurring `Metric`s sharing a `query.Window`, a dialect and the event table.
+Produces: a `ManyPlan` — one SELECT whose columns hold each metric's aggregates over
+`CASE WHEN <the metric's event name and filter> THEN value END`, plus each metric's own event
+count — and `finish(rows) -> list[list[AggRow]]`, one list per metric, exactly what
+`query.build_plan` would give for each metric alone (the differential test holds it to that).
+Guarantees: the same structural subject scoping, parameter binding and row-count check as
+`query.py`; recurring metrics (which read the past) are not accepted here — callers run them alone.
+One difference by design: a dimension or value that fails (overflow) on an event of one metric
+fails the whole shared call.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from sqlglot import exp
+
+from .ast import Kind, Type
+from .errors import InvalidSpec, TransportError
+from .metric import Aggregation, Metric
+from .query import (
+    _OFFSET_MS,
+    GRANULARITY_MS,
+    AggRow,
+    Plan,
+    Template,
+    Window,
+    _and,
+    _col,
+    _finish,
+    _int,
+    _p,
+    aggregates,
+    compiled,
+    floor_ms,
+)
+
+
+
+@dataclass(frozen=True, slots=True)
+class ManyPlan:
+    """Several non-recurring metrics over one window, answered by one SELECT: each metric's
+    aggregates read `CASE WHEN <its event name and filter> THEN value END`, and its own event
+    count says which groups it has."""
+
+    metrics: tuple[Metric, ...]
+    window: Window
+    dialect: str
+    template: Template
+    params: dict[str, Any]
+    n_aggs: tuple[int, ...]
+
+    @property
+    def select(self) -> exp.Select:
+        return self.template.select
+
+    def sql(self) -> str:
+        return self.template.sql
+
+    def finish(self, rows: Sequence[Sequence[Any]]) -> list[list[AggRow]]:
+        w = self.window
+        ndim = len(w.dimensions)
+        ungrouped = w.granularity is None and ndim == 0
+        if not rows and ungrouped:
+            raise TransportError("the engine returned no row for an aggregate that always has one")
+        if rows and (rows[0][1 + ndim] is None or int(rows[0][1 + ndim]) != len(rows)):
+            raise TransportError(f"the engine returned {len(rows)} of {rows[0][1 + ndim]} result rows (a result cut short)")
+        out: list[list[AggRow]] = []
+        offset = 2 + ndim
+        for metric, n_agg in zip(self.metrics, self.n_aggs):
+            mine = [
+                (*r[: 1 + ndim], None, int(r[offset] or 0), *r[offset + 1 : offset + 1 + n_agg])
+                for r in rows
+                if ungrouped or int(r[offset] or 0) > 0
+            ]
+            mine = [(*r[: 1 + ndim], len(mine), *r[2 + ndim :]) for r in mine]
+            template = Template(self.template.select, self.template.sql, self.template.dim_types, n_agg)
+            out.append(_finish(Plan(metric, w, self.dialect, template, {}), mine))
+            offset += 1 + n_agg
+        return out
+
+
+def can_share_scan(metric: Metric) -> bool:
+    return not metric.recurring
+
+
+def build_many_plan(metrics: Sequence[Metric], window: Window, dialect: str, table: exp.Table) -> ManyPlan:
+    if not metrics or not all(can_share_scan(m) for m in metrics):
+        raise InvalidSpec("build_many_plan takes one or more non-recurring metrics")
+    w = window
+    template, n_aggs = _many_template(
+        tuple(metrics), dialect, (table.db or None, table.name), w.granularity, w.dimensions, w.extra_filter,
+        w.inclusive_start, w.inclusive_end,
+    )
+    params: dict[str, Any] = {"subject": w.subject_id, "start": w.start_ms, "end": w.end_ms}
+    for i, m in enumerate(metrics):
+        if m.event_name is not None:
+            params[f"event_name_{i}"] = m.event_name
+    return ManyPlan(tuple(metrics), w, dialect, template, params, n_aggs)
+
+
+@functools.lru_cache(maxsize=256)
+def _many_template(
+    metrics: tuple[Metric, ...],
+    dialect: str,
+    table_name: tuple[str | None, str],
+    granularity: str | None,
+    dimensions: tuple[str, ...],
+    extra_filter: str | None,
+    inclusive_start: bool,
+    inclusive_end: bool,
+) -> tuple[Template, tuple[int, ...]]:
+    ts = _col("ts")
+    db, name = table_name
+    table = exp.Table(
+        this=exp.to_identifier(name, quoted=True), db=exp.to_identifier(db, quoted=True) if db else None
+    )
+
+    def placeholder(pname: str, ch_type: str) -> exp.Expression:
+        if dialect == "clickhouse":
+            return exp.Placeholder(this=pname, kind=exp.DataType.build(ch_type, dialect="clickhouse"))
+        return exp.Placeholder(this=pname)
+
+    lower = (exp.GTE if inclusive_start else exp.GT)(this=ts, expression=placeholder("start", "Int64"))
+    upper = (exp.LTE if inclusive_end else exp.LT)(this=ts.copy(), expression=placeholder("end", "Int64"))
+    conds: list[exp.Expression] = [
+        exp.EQ(this=_col("subject_id"), expression=placeholder("subject", "String")), upper, lower,
+    ]
+    if extra_filter:
+        conds.append(compiled(extra_filter, Kind.FILTER, dialect)[0])
+
+    # Each metric's own condition (event name, filter); the scan keeps events matching any.
+    own: list[exp.Expression | None] = []
+    for i, m in enumerate(metrics):
+        parts: list[exp.Expression] = []
+        if m.event_name is not None:
+            parts.append(exp.EQ(this=_col("event_name"), expression=placeholder(f"event_name_{i}", "String")))
+        if m.filter:
+            parts.append(compiled(m.filter, Kind.FILTER, dialect)[0])
+        own.append(_and(*parts) if parts else None)
+    if all(c is not None for c in own):
+        any_of = _p(own[0].copy())  # type: ignore[union-attr]
+        for c in own[1:]:
+            any_of = exp.Or(this=any_of, expression=_p(c.copy()))  # type: ignore[union-attr]
+        conds.append(any_of)
+    where = _and(*conds)
+
+    if granularity is not None:
+        key: exp.Expression = floor_ms(ts, GRANULARITY_MS[granularity], _OFFSET_MS[granularity])
+        bucket_floor = key
+    else:
+        key, bucket_floor = _int(0), placeholder("start", "Int64")
+    compiled_dims = [compiled(d, Kind.GROUPING_KEY, dialect) for d in dimensions]
+    dims = [tree for tree, _ in compiled_dims]
+
+    columns: list[exp.Expression] = [exp.alias_(key.copy(), "bucket")]
+    columns += [exp.alias_(d.copy(), f"dim{i}") for i, d in enumerate(dims)]
+    columns.append(exp.alias_(exp.Window(this=exp.Count(this=exp.Star())), "result_rows"))
+    n_aggs: list[int] = []
+    for i, (m, cond) in enumerate(zip(metrics, own)):
+        def when(e: exp.Expression, cond: exp.Expression | None = cond) -> exp.Expression:
+            # CASE WHEN <cond> THEN e END: NULL (ignored by every aggregate) outside the metric
+            if cond is None:
+                return e
+            return exp.Case(ifs=[exp.If(this=_p(cond.copy()), true=e)])
+
+        n: exp.Expression = exp.Count(this=exp.Star())
+        if cond is not None:
+            n = exp.Sum(this=exp.Case(ifs=[exp.If(this=_p(cond.copy()), true=_int(1))], default=_int(0)))
+        v = None
+        if m.aggregation is not Aggregation.COUNT:
+            vt = m.value_type()
+            v = when(compiled(m.value, Kind.VALUE, dialect, vt)[0])  # type: ignore[arg-type]
+        aggs = aggregates(m.aggregation, v, dialect, bucket_floor)
+        columns.append(exp.alias_(n, f"n{i}"))
+        columns += [exp.alias_(a, f"m{i}_a{j}") for j, a in enumerate(aggs)]
+        n_aggs.append(len(aggs))
+    select = exp.select(*columns).from_(table).where(where)
+    group_exprs = ([key] if granularity is not None else []) + dims
+    if group_exprs:
+        select = select.group_by(*[g.copy() for g in group_exprs])
+    template = Template(select=select, sql=select.sql(dialect=dialect), dim_types=tuple(typ for _, typ in compiled_dims), n_agg=0)
+    return template, tuple(n_aggs)
