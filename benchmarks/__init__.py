@@ -1,0 +1,1 @@
+"""meterql benchmarks: `python -m benchmarks` (see benchmarks/README.md)."""
