@@ -1,0 +1,5 @@
+-- case: compare_strings
+-- kind: filter
+-- dialect: clickhouse
+-- input: region = 'eu'
+ps['region'] = 'eu'

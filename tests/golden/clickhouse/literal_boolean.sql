@@ -1,0 +1,5 @@
+-- case: literal_boolean
+-- kind: filter
+-- dialect: clickhouse
+-- input: true
+TRUE

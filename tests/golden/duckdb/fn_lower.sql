@@ -1,0 +1,5 @@
+-- case: fn_lower
+-- kind: grouping_key
+-- dialect: duckdb
+-- input: lower(region)
+TRANSLATE(ps['region'], 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')

@@ -1,0 +1,5 @@
+-- case: literal_boolean
+-- kind: filter
+-- dialect: duckdb
+-- input: true
+TRUE
