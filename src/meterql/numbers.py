@@ -47,7 +47,15 @@ def parse_number_text(text: str) -> Decimal | None:
     (it is one as soon as the value is used as a number)."""
     if len(text) > 1000 or not NUMERIC_STRING.fullmatch(text):
         return None
-    d = Decimal(text)
+    try:
+        d = Decimal(text)
+    except InvalidOperation:  # an exponent beyond Decimal's own range: "1e-3100000000000000000000"
+        mantissa, _, exponent = text.lower().partition("e")
+        if exponent.startswith("-") or not mantissa.strip("+-.0"):
+            return Decimal(0)  # |x| < 10^-1000: 0 after rounding to 12 digits
+        return Decimal(1).scaleb(_MAX_EXP).copy_sign(Decimal(mantissa))  # as for "1e99" below
+    if d.is_zero():  # "0e9999" is zero, whatever its exponent
+        return Decimal(0)
     if d.adjusted() > _MAX_EXP:
         return Decimal(1).scaleb(_MAX_EXP).copy_sign(d)
     return quantize(d)
