@@ -281,7 +281,9 @@ def render(expr: exp.Expression, dialect: str) -> str:
     """The SQL text of a compiled expression, rendered once for `dialect`."""
     try:
         with _Recursion():
-            return expr.sql(dialect=dialect)
+            # copy=False: sqlglot deep-copies the whole tree before generating by default, which
+            # was half of a compile. Trees from compile_tree are fresh and used once here.
+            return expr.sql(dialect=dialect, copy=False)
     except RecursionError:
         diag = Diagnostic.at("", (0, 0), "E004", "expression too complex to compile")
         raise ExpressionError([diag]) from None
