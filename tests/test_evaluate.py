@@ -689,3 +689,14 @@ def test_raw_event_properties_as_json_text_and_bad_events():
     with pytest.raises(InvalidEvent):
         evaluate_tree(Field(span=S0, type=N, name=FieldName.TIMESTAMP_MILLIS), {"timestamp": "2024-01-01T00:00:00"})
     assert evaluate_tree(Field(span=S0, type=N, name=FieldName.TIMESTAMP_MILLIS), {}) is None
+
+
+def test_public_evaluate_reads_a_flat_dict_as_properties():
+    import meterql
+
+    assert meterql.evaluate("tokens * 2", {"tokens": 3}) == Decimal(6)
+    assert meterql.evaluate("tokens * 2", {"properties": {"tokens": 3}}) == Decimal(6)
+    # reserved event fields stay fields, the rest are properties
+    assert meterql.evaluate("concat(event_name, '/', model)", {"event_name": "llm", "model": "gpt"}) == "llm/gpt"
+    # an event with a `properties` key is never flattened
+    assert meterql.evaluate("tokens", {"tokens": 3, "properties": {}}) is None
