@@ -30,6 +30,7 @@ Decisions (README "Semantics"):
 from __future__ import annotations
 
 import json
+from json import encoder as _json_encoder
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -259,10 +260,10 @@ def _json_number(v: int | float | Decimal) -> str:
     return str(v)  # int or finite Decimal: valid JSON number text (e.g. 1.50, 1E+3)
 
 
-def normalize_event(raw: Mapping[str, Any]) -> StoredEvent:
-    """Validate one event (SPEC §1) and read each property once into the stored columns.
-
-    Raises `InvalidEvent` with a one-line reason; never anything else for any input mapping."""
+def _normalize_event_reference(raw: Mapping[str, Any]) -> StoredEvent:
+    """The plain reading of SPEC §1/§2, field by field: the definition `normalize_row`'s fast path
+    is tested against (tests/test_ingest_speed_equivalence.py), and the path that produces every
+    rejection reason. Raises `InvalidEvent`; never anything else for any input mapping."""
     if not isinstance(raw, Mapping):
         raise InvalidEvent(f"an event must be a JSON object, not {type(raw).__name__}")
     for name in ("event_id", "subject_id", "event_name", "timestamp"):
@@ -323,3 +324,181 @@ def normalize_event(raw: Mapping[str, Any]) -> StoredEvent:
         pb=pb,
         properties_json="{" + ",".join(parts) + "}",
     )
+
+
+def normalize_event(raw: Mapping[str, Any]) -> StoredEvent:
+    """Validate one event (SPEC §1) and read each property once into the stored columns.
+
+    Raises `InvalidEvent` with a one-line reason; never anything else for any input mapping."""
+    return StoredEvent(*normalize_row(raw))
+
+
+# --- the fast path (ingest throughput) ----------------------------------------------------------
+#
+# `Engine.ingest` calls `normalize_row` for every event, so its cost per event bounds ingest
+# throughput. It handles the common shapes (a plain dict; str ids; integer epoch ms or ISO text; a
+# dict, or JSON text, of str / int / bool / None / float / Decimal values) with whole-string
+# C-level checks — one NUL / ASCII test over all keys together, one over all string values — and
+# one C-level JSON encoding of the properties, and returns a plain tuple (a frozen dataclass costs
+# ~2 µs to build). On anything else, and on any doubt (a check that does not pass), it hands the
+# event to `_normalize_event_reference`: every rejection reason and every unusual reading comes
+# from that one plain definition, and tests/test_ingest_speed_equivalence.py holds the two paths
+# to identical results on generated and hostile events.
+
+Row = tuple[str, str, str, int, dict[str, str], dict[str, str], dict[str, bool], str]
+"""A `StoredEvent` as a tuple in field order: (event_id, subject_id, event_name, ts, ps, pn, pb,
+properties_json)."""
+
+_NUM_START = frozenset("0123456789+-.")  # every SPEC §2 numeric string starts with one of these
+# Numeric-looking string → its canonical number text ("" = not a number by the grammar). Property
+# values repeat a lot (latencies, prices, counts): remembering the regex + Decimal decision pays.
+_NUM_CACHE: dict[str, str] = {}
+_NUM_CACHE_MAX = 1 << 16  # entries; the cache is simply emptied when full
+_NUM_CACHE_KEY_MAX = 40  # characters; longer strings are rare and not worth keeping
+_INT_LIMIT = 10**26  # below this an int's canonical text is `str(int)` (no rounding, no clamp)
+
+_encode_basestring = _json_encoder.encode_basestring  # what json.dumps(s, ensure_ascii=False) uses
+
+
+def _no_default(o: Any) -> Any:  # pragma: no cover - only called for types the fast path never encodes
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+if _json_encoder.c_make_encoder is not None:
+    # The C encoder json.dumps uses for containers, built once (json.dumps builds it per call).
+    # Same key/item separators, string escaping, int and float text as the reference's parts.
+    _c_encode = _json_encoder.c_make_encoder(
+        None, _no_default, _encode_basestring, None, ":", ",", False, False, True
+    )
+
+    def _encode_object(props: dict[str, Any]) -> str:
+        return "".join(_c_encode(props, 0))
+
+else:  # pragma: no cover - CPython always has the C encoder
+    _encode_object = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+
+
+def _numeric_text(v: str) -> str:
+    """Canonical text of the number a string denotes by SPEC §2, or "" when it is not a number."""
+    d = numbers.parse_number_text(v)
+    n = "" if d is None else numbers.canonical(d)
+    if len(v) <= _NUM_CACHE_KEY_MAX:
+        if len(_NUM_CACHE) >= _NUM_CACHE_MAX:
+            _NUM_CACHE.clear()
+        _NUM_CACHE[v] = n
+    return n
+
+
+def _encodable(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
+
+
+def _json_text(v: Any) -> str:
+    """One property value as the reference writes it into `properties_json`."""
+    if v is None:
+        return "null"
+    if type(v) is bool:
+        return "true" if v else "false"
+    if type(v) is str:
+        return _encode_basestring(v)
+    return _json_number(v)
+
+
+def _fast_properties(props: dict[Any, Any]) -> tuple[dict[str, str], dict[str, str], dict[str, bool], str] | None:
+    """(ps, pn, pb, properties_json) of a plain dict of properties, or None to defer to the
+    reference (an invalid or unusual value, key or size)."""
+    if len(props) > MAX_PROPERTIES:
+        return None
+    ps: dict[str, str] = {}
+    pn: dict[str, str] = {}
+    pb: dict[str, bool] = {}
+    decimals = False
+    for k, v in props.items():
+        t = type(v)
+        if t is str:
+            ps[k] = v
+            if v and v[0] in _NUM_START:
+                n = _NUM_CACHE.get(v)
+                if n is None:
+                    n = _numeric_text(v)
+                if n:
+                    pn[k] = n
+        elif t is int:
+            if -_INT_LIMIT < v < _INT_LIMIT:
+                pn[k] = ps[k] = str(v)  # = canonical(quantize(Decimal(v))) in this range
+            elif v.bit_length() > 3000:
+                return None
+            else:
+                pn[k] = ps[k] = numbers.canonical(read_number(v))  # type: ignore[arg-type]
+        elif t is bool:
+            pb[k] = v
+            ps[k] = "true" if v else "false"
+        elif v is None:
+            pass
+        elif t is Decimal or t is float:
+            if (t is Decimal and not v.is_finite()) or (t is float and v - v != 0.0):  # NaN, ±inf
+                return None
+            n = read_number(v)
+            if n is None:  # pragma: no cover - a finite number always reads
+                return None
+            pn[k] = ps[k] = numbers.canonical(n)
+            decimals = decimals or t is Decimal
+        else:
+            return None
+    # Keys and string values, each checked all together (SPEC §1 text rules, as `_check_text`).
+    try:
+        keys = "".join(props)
+    except TypeError:  # a key that is not a string
+        return None
+    texts = "".join(ps.values())  # every string value (plus short number / boolean texts)
+    if "\x00" in keys or "\x00" in texts:
+        return None
+    if not (keys.isascii() or _encodable(keys)) or not (texts.isascii() or _encodable(texts)):
+        return None
+    if len(keys) > MAX_KEY_LENGTH and max(map(len, props)) > MAX_KEY_LENGTH:
+        return None
+    if len(texts) > MAX_STRING_LENGTH and max(map(len, ps.values())) > MAX_STRING_LENGTH:
+        return None
+    if decimals:  # json cannot encode Decimal: write the parts as the reference does
+        text = "{" + ",".join(_encode_basestring(k) + ":" + _json_text(v) for k, v in props.items()) + "}"
+    else:
+        text = _encode_object(props)
+    return ps, pn, pb, text
+
+
+def normalize_row(raw: Any) -> Row:
+    """`normalize_event` as a `Row` tuple, for ingest: the same readings and the same rejections
+    (reasons included), without building an object per event."""
+    if type(raw) is dict:
+        get = raw.get
+        eid, sid, name, ts = get("event_id"), get("subject_id"), get("event_name"), get("timestamp")
+        if type(ts) is str and 0 < len(ts) <= 64:
+            try:
+                ts = parse_timestamp(ts)
+            except InvalidEvent:
+                ts = None
+        if (
+            type(eid) is str and type(sid) is str and type(name) is str and type(ts) is int
+            and 0 < len(eid) <= MAX_ID_LENGTH and 0 < len(sid) <= MAX_ID_LENGTH and 0 < len(name) <= MAX_ID_LENGTH
+            and MIN_TS_MS <= ts <= MAX_TS_MS
+        ):
+            ids = eid + sid + name
+            if "\x00" not in ids and (ids.isascii() or _encodable(ids)):
+                props = get("properties")
+                if props is None:
+                    return (eid, sid, name, ts, {}, {}, {}, "{}")
+                if type(props) is str:
+                    try:
+                        props = _decode_properties(props)
+                    except InvalidEvent:
+                        props = None
+                if type(props) is dict:
+                    columns = _fast_properties(props)
+                    if columns is not None:
+                        return (eid, sid, name, ts, *columns)
+    e = _normalize_event_reference(raw)
+    return (e.event_id, e.subject_id, e.event_name, e.ts, e.ps, e.pn, e.pb, e.properties_json)

@@ -4,12 +4,17 @@ Consumes: raw event mappings (SPEC §1), `Metric`s and `Period`s (SPEC §4, §5)
 Produces: `IngestReport`, `SummaryRow`s (the Go SDK seed's shape through `to_dict()`),
 `AggRow`s (the pricing layer's input) and SQL text (`explain`).
 Guarantees (for every engine):
-- Ingest validates each event with `values.normalize_event`; a bad event is reported with its
-  index and reason and never aborts the batch. Within one call the first occurrence of an
-  `event_id` wins; against the store the engine keeps the first stored event (`_insert`).
-  Events are inserted in columnar batches, never a row at a time.
+- Ingest validates each event with `values.normalize_row` (`normalize_event` as a tuple); a bad
+  event is reported with its index and reason and never aborts the batch. Within one call the
+  first occurrence of an `event_id` wins; against the store the engine keeps the first stored
+  event (`_store_rows`). Events are inserted in columnar batches, never a row at a time; one
+  batch is written on a writer thread while the next is read.
 - Every summary / aggregation is ONE query (`query.build_plan`); the result is range-checked and
-  rounded in Python, and its row count is checked against the count the query itself reports.
+  rounded in Python, and a result cut short is detected (`query.py`, `ClickHouseEngine._query`).
+- An invoice run (`summaries` / `aggregate_subjects`: one metric, one period, every subject or a
+  list of them) is ONE query too (`query_many.build_subjects_plan`; a very long list of subject ids
+  is split into a few queries of `SUBJECTS_PER_QUERY`), and gives each subject exactly what
+  `summary` / `aggregate` gives it alone.
 - Subclasses provide `_insert`, `_query`, `_table`, `count_events` and `close`, and translate
   engine errors to `NumericOverflow`, `EngineError` or `TransportError`.
 """
@@ -27,12 +32,16 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from sqlglot import exp
 
 from .. import numbers
-from ..errors import InvalidSpec
+from ..errors import InvalidSpec, NumericOverflow
 from ..metric import Metric, Period
 from ..query import AggRow, Plan, Window, build_plan
-from ..query_many import build_many_plan, can_share_scan
+from ..query_many import SubjectsPlan, build_many_plan, build_subjects_plan, can_share_scan
 
 DEFAULT_BATCH = 50_000
+# Listed subject ids travel as one bound array; over HTTP ClickHouse reads parameters from the
+# URL (http_max_uri_size, 1 MiB by default), so a very long list is split into a few queries.
+SUBJECTS_PER_QUERY = 10_000
+SUBJECT_CHARS_PER_QUERY = 300_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +111,111 @@ def as_period(period: Period | Mapping[str, Any]) -> Period:
     return Period.from_dict(period)
 
 
+class _RowMaker:
+    """`SummaryRow`s of one call, for one or many subjects. The many-subject run makes thousands:
+    the metric's JSON (part of every id) is encoded once and the row `Period`s are shared, which
+    keeps the Python side well below the query's time. Ids are byte for byte `summary_id`'s:
+    a JSON list with these separators is its items' encodings joined by ","."""
+
+    def __init__(self, metric: Metric, dims: Sequence[str]) -> None:
+        self.metric, self.dims = metric, tuple(dims)
+        self._prefix = "[" + _dumps(metric.to_dict()) + ","
+        self._dims_json = _dumps(list(self.dims))
+        self._periods: dict[tuple[int, int, bool, bool], Period] = {}
+
+    def rows(self, subject_id: str, rows: Sequence[AggRow]) -> list[SummaryRow]:
+        out = []
+        for r in rows:
+            bounds = (r.bucket_start_ms, r.bucket_end_ms, r.inclusive_start, r.inclusive_end)
+            period = self._periods.get(bounds)
+            if period is None:
+                period = self._periods[bounds] = Period(*bounds)
+            # bounds are ints and bools: their JSON is their text (what _dumps would write)
+            key = (f"{self._prefix}{_dumps(subject_id)},{bounds[0]},{bounds[1]},{_JSON_BOOL[bounds[2]]},"
+                   f"{_JSON_BOOL[bounds[3]]},{self._dims_json},{_dumps(list(r.coordinates))}]")
+            out.append(SummaryRow(
+                id="pms_" + hashlib.sha256(key.encode()).hexdigest()[:24],
+                pricing_metric_id=self.metric.code,
+                subject_id=subject_id,
+                period=period,
+                dimension_coordinates=tuple(zip(self.dims, r.coordinates)),
+                value=None if r.value is None else numbers.canonical(r.value),
+            ))
+        return out
+
+
+# `summary_id`'s JSON settings; one encoder (json.dumps with options builds one per call).
+_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+_JSON_BOOL = {True: "true", False: "false"}
+
+
+def _summary_rows(metric: Metric, subject_id: str, rows: Sequence[AggRow], dims: Sequence[str]) -> list[SummaryRow]:
+    return _RowMaker(metric, dims).rows(subject_id, rows)
+
+
+def _chunks(ids: Sequence[str]) -> list[Sequence[str]]:
+    """Subject ids in runs of at most SUBJECTS_PER_QUERY ids and SUBJECT_CHARS_PER_QUERY chars
+    (non-empty: the caller answers an empty list without a query)."""
+    out: list[Sequence[str]] = []
+    start = size = 0
+    for i, s in enumerate(ids):
+        n = len(s) if isinstance(s, str) else 0
+        if i > start and (i - start >= SUBJECTS_PER_QUERY or size + n > SUBJECT_CHARS_PER_QUERY):
+            out.append(ids[start:i])
+            start, size = i, 0
+        size += n + 4
+    out.append(ids[start:])
+    return out
+
+
+class _BatchWriter:
+    """`Engine.ingest`'s writer: batches are prepared on the reading thread, then stored one at a
+    time and in order — in the background (at most one batch in flight) or on the calling
+    thread. A background error is kept and raised by the next `submit` or `wait`."""
+
+    def __init__(self, engine: "Engine") -> None:
+        self.engine = engine
+        self.inserted = 0
+        self.duplicates = 0
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def submit(self, rows: list[Any], *, background: bool) -> None:
+        prepared = self.engine._prepare_rows(rows)  # while the previous batch is being written
+        self.wait()
+        if background:
+            self._thread = threading.Thread(
+                target=self._store, args=(prepared, len(rows)), name="meterql-ingest-writer", daemon=True
+            )
+            self._thread.start()
+        else:
+            self._store(prepared, len(rows))
+            self.wait()
+
+    def _store(self, prepared: Any, n: int) -> None:
+        try:
+            with self.engine._write_lock:
+                landed = self.engine._store_rows(prepared)
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the calling thread by wait()
+            self._error = exc
+        else:
+            self.inserted += landed
+            self.duplicates += n - landed
+
+    def stop(self) -> None:
+        """Wait for the batch in flight, if any; keep its error to oneself."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def wait(self) -> None:
+        """Wait for the batch in flight, if any, and raise its error."""
+        self.stop()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+
 class Engine(ABC):
     """A connected event store (`meterql.connect(url)`)."""
 
@@ -143,6 +257,19 @@ class Engine(ABC):
 
     # --- ingest ---------------------------------------------------------------------------------
 
+    def _prepare_rows(self, rows: list[Any]) -> Any:
+        """A batch of `values.Row` tuples (unique event_ids) in the form `_store_rows` writes, e.g.
+        columns or an Arrow table. Runs on the thread that reads the events, without the write
+        lock. Default: the rows as they are."""
+        return rows
+
+    def _store_rows(self, prepared: Any) -> int:
+        """Store a prepared batch (first write wins); return how many events landed. Called under
+        the write lock, possibly on ingest's writer thread. Default: `_insert` of StoredEvents."""
+        from ..values import StoredEvent
+
+        return self._insert([StoredEvent(*row) for row in prepared])
+
     def ingest(
         self,
         events: Iterable[Mapping[str, Any]],
@@ -154,52 +281,68 @@ class Engine(ABC):
 
         An item may also be a `values.InvalidEvent` (a reader that could not decode it): it is
         reported as rejected at its index with that reason. `progress(n)` is called with the
-        number of items read so far after each batch."""
-        from ..values import InvalidEvent, normalize_event
+        number of items read so far after each batch.
+
+        Throughput: events are read into `values.Row` tuples (`normalize_row`: no object per
+        event), and while one full batch is written on a writer thread the next one is read (the
+        engines' inserts release the GIL). Batches are still written one at a time, in input
+        order, so which event is first for an id is decided exactly as by a sequential loop; the
+        last batch is written on the calling thread, and a write error is raised here only after
+        the writer has stopped (nothing is written after `ingest` returns or raises)."""
+        from ..values import InvalidEvent, normalize_row
 
         t0 = time.perf_counter()
-        inserted = duplicates = 0
+        duplicates = 0
         rejected: list[tuple[int, str]] = []
         chunk: dict[str, Any] = {}
-        seen = 0
-
-        def flush() -> None:
-            nonlocal inserted, duplicates
-            if not chunk:
-                return
-            batch = list(chunk.values())
-            chunk.clear()
-            with self._write_lock:
-                landed = self._insert(batch)
-            inserted += landed
-            duplicates += len(batch) - landed
-
-        for index, raw in enumerate(events):
-            seen = index + 1
-            try:
-                if isinstance(raw, InvalidEvent):  # a reader's verdict (e.g. a JSONL line that is not JSON)
-                    raise raw
-                ev = normalize_event(raw)
-            except InvalidEvent as exc:
-                rejected.append((index, exc.reason))
-            else:
-                if ev.event_id in chunk:
+        index = -1
+        writer = _BatchWriter(self)
+        try:
+            for index, raw in enumerate(events):
+                try:
+                    if isinstance(raw, InvalidEvent):  # a reader's verdict (e.g. a JSONL line that is not JSON)
+                        raise raw
+                    row = normalize_row(raw)
+                except InvalidEvent as exc:
+                    rejected.append((index, exc.reason))
+                    continue
+                if row[0] in chunk:
                     duplicates += 1  # first occurrence in the call wins
                 else:
-                    chunk[ev.event_id] = ev
+                    chunk[row[0]] = row
                     if len(chunk) >= batch_size:
-                        flush()
+                        writer.submit(list(chunk.values()), background=True)
+                        chunk = {}
                         if progress is not None:
-                            progress(seen)
-        flush()
-        if inserted:
+                            progress(index + 1)
+            if chunk:
+                writer.submit(list(chunk.values()), background=False)
+            writer.wait()
+        except BaseException:
+            writer.stop()  # the first error wins; the writer's own (if any) is dropped
+            raise
+        if writer.inserted:
             with self._write_lock:
                 self._after_ingest()
         if progress is not None:
-            progress(seen)
-        return IngestReport(inserted, duplicates, tuple(rejected), time.perf_counter() - t0)
+            progress(index + 1)
+        return IngestReport(writer.inserted, duplicates + writer.duplicates, tuple(rejected), time.perf_counter() - t0)
 
     # --- queries --------------------------------------------------------------------------------
+
+    def _run(self, build: Callable[[bool], Any]) -> Any:
+        """Build a plan, run it, finish its rows. A DuckDB weighted_sum is first run in its narrow
+        form (Σ v·Δt at DECIMAL(38,12): exact, ~2× faster than the wide INT128 split); only when
+        that raises an overflow is the wide form run — which then gives the exact answer, or
+        raises the same overflow for a value that really is out of range (`Template.narrow`)."""
+        plan = build(False)
+        try:
+            return plan.finish(self._query(plan.sql(), plan.params))
+        except NumericOverflow:
+            if not plan.template.narrow:
+                raise
+        plan = build(True)
+        return plan.finish(self._query(plan.sql(), plan.params))
 
     def plan(
         self,
@@ -212,11 +355,13 @@ class Engine(ABC):
         granularity: str | None = None,
         dimensions: Sequence[str] = (),
         extra_filter: str | None = None,
+        *,
+        wide: bool = False,
     ) -> Plan:
         window = Window(
             subject_id, start_ms, end_ms, inclusive_start, inclusive_end, granularity, tuple(dimensions), extra_filter
         )
-        return build_plan(as_metric(metric), window, self.dialect, self._table())
+        return build_plan(as_metric(metric), window, self.dialect, self._table(), wide=wide)
 
     def aggregate(
         self,
@@ -231,10 +376,10 @@ class Engine(ABC):
         extra_filter: str | None = None,
     ) -> list[AggRow]:
         """The metric per (bucket, coordinates) over one subject's events: one query."""
-        plan = self.plan(
-            metric, subject_id, start_ms, end_ms, inclusive_start, inclusive_end, granularity, dimensions, extra_filter
-        )
-        return plan.finish(self._query(plan.sql(), plan.params))
+        return self._run(lambda wide: self.plan(
+            metric, subject_id, start_ms, end_ms, inclusive_start, inclusive_end, granularity, dimensions, extra_filter,
+            wide=wide,
+        ))
 
     def aggregate_many(
         self,
@@ -259,8 +404,9 @@ class Engine(ABC):
         shared = [i for i, m in enumerate(ms) if can_share_scan(m)]
         out: list[list[AggRow] | None] = [None] * len(ms)
         if len(shared) > 1:
-            plan = build_many_plan([ms[i] for i in shared], window, self.dialect, self._table())
-            for i, rows in zip(shared, plan.finish(self._query(plan.sql(), plan.params))):
+            answers = self._run(lambda wide: build_many_plan([ms[i] for i in shared], window, self.dialect,
+                                                             self._table(), wide=wide))
+            for i, rows in zip(shared, answers):
                 out[i] = rows
         for i, m in enumerate(ms):
             if out[i] is None:
@@ -269,12 +415,12 @@ class Engine(ABC):
         return out  # type: ignore[return-value]
 
     def _summary_plan(self, metric: Any, subject_id: str, period: Any, granularity: str | None,
-                      dimensions: Sequence[str]) -> tuple[Metric, Period, Plan]:
+                      dimensions: Sequence[str], wide: bool = False) -> tuple[Metric, Period, Plan]:
         m, p = as_metric(metric), as_period(period)
         if isinstance(dimensions, str):
             raise InvalidSpec("dimensions must be a list of expressions, not one string")
         plan = self.plan(m, subject_id, p.start, p.end, p.inclusive_start, p.inclusive_end, granularity,
-                         tuple(dimensions))
+                         tuple(dimensions), wide=wide)
         return m, p, plan
 
     def summary(
@@ -287,19 +433,80 @@ class Engine(ABC):
     ) -> list[SummaryRow]:
         """Lark's "Create Pricing Metric Summary" (SPEC §5): one query, rows in bucket order."""
         m, _, plan = self._summary_plan(metric, subject_id, period, granularity, dimensions)
-        rows = plan.finish(self._query(plan.sql(), plan.params))
-        dims = plan.window.dimensions
-        return [
-            SummaryRow(
-                id=summary_id(m, subject_id, r, dims),
-                pricing_metric_id=m.code,
-                subject_id=subject_id,
-                period=Period(r.bucket_start_ms, r.bucket_end_ms, r.inclusive_start, r.inclusive_end),
-                dimension_coordinates=tuple(zip(dims, r.coordinates)),
-                value=None if r.value is None else numbers.canonical(r.value),
-            )
-            for r in rows
-        ]
+        rows = self._run(lambda wide: self._summary_plan(m, subject_id, period, granularity, dimensions, wide)[2])
+        return _summary_rows(m, subject_id, rows, plan.window.dimensions)
+
+    # --- many subjects in one query (the invoice run) ----------------------------------------------
+
+    def plan_subjects(
+        self,
+        metric: Metric | Mapping[str, Any],
+        start_ms: int,
+        end_ms: int,
+        inclusive_start: bool = True,
+        inclusive_end: bool = False,
+        granularity: str | None = None,
+        dimensions: Sequence[str] = (),
+        extra_filter: str | None = None,
+        subject_ids: Sequence[str] | None = None,
+        *,
+        wide: bool = False,
+    ) -> SubjectsPlan:
+        """The one query `aggregate_subjects` runs (for audit and benchmarks)."""
+        if isinstance(dimensions, str):
+            raise InvalidSpec("dimensions must be a list of expressions, not one string")
+        window = Window(None, start_ms, end_ms, inclusive_start, inclusive_end, granularity, tuple(dimensions),
+                        extra_filter)
+        return build_subjects_plan(as_metric(metric), window, self.dialect, self._table(), subject_ids, wide=wide)
+
+    def aggregate_subjects(
+        self,
+        metric: Metric | Mapping[str, Any],
+        start_ms: int,
+        end_ms: int,
+        inclusive_start: bool = True,
+        inclusive_end: bool = False,
+        granularity: str | None = None,
+        dimensions: Sequence[str] = (),
+        extra_filter: str | None = None,
+        subject_ids: Sequence[str] | None = None,
+    ) -> dict[str, list[AggRow]]:
+        """`aggregate` for many subjects in ONE query: `{subject_id: rows}` (see `summaries`)."""
+        if subject_ids is not None and not isinstance(subject_ids, str):
+            subject_ids = list(dict.fromkeys(subject_ids))
+            if not subject_ids:
+                return {}
+        chunks: list[Sequence[str] | None] = [None] if subject_ids is None else _chunks(subject_ids)
+        out: dict[str, list[AggRow]] = {}
+        for chunk in chunks:
+            out.update(self._run(lambda wide, chunk=chunk: self.plan_subjects(
+                metric, start_ms, end_ms, inclusive_start, inclusive_end, granularity, dimensions, extra_filter, chunk,
+                wide=wide)))
+        return out
+
+    def summaries(
+        self,
+        metric: Metric | Mapping[str, Any],
+        period: Period | Mapping[str, Any],
+        subject_ids: Sequence[str] | None = None,
+        granularity: str | None = None,
+        dimensions: Sequence[str] = (),
+    ) -> dict[str, list[SummaryRow]]:
+        """The invoice run: `summary` for many subjects in ONE query, as `{subject_id: rows}`.
+
+        Each subject's rows are exactly what `summary(metric, subject_id, period, …)` returns.
+        `subject_ids` None: every subject with events the metric reads in the period (recurring:
+        also before it), ordered by subject id, leaving out subjects whose summary has no row.
+        A list: exactly those subjects, in the order given (duplicates once); one with no events
+        gets what `summary` gives it — the single row with value None, or no rows when there are
+        buckets or dimensions. One query reads every subject's events, so a value that overflows
+        in any of them fails the whole call (NumericOverflow)."""
+        m, p = as_metric(metric), as_period(period)
+        dims = tuple(dimensions) if not isinstance(dimensions, str) else dimensions
+        found = self.aggregate_subjects(m, p.start, p.end, p.inclusive_start, p.inclusive_end, granularity, dims,  # type: ignore[arg-type]
+                                        None, subject_ids)
+        maker = _RowMaker(m, dims)  # type: ignore[arg-type]
+        return {s: maker.rows(s, rows) for s, rows in found.items()}
 
     def explain(
         self,

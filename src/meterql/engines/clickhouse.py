@@ -1,15 +1,17 @@
 """The ClickHouse engine, through clickhouse-connect: a server over HTTP (`clickhouse://`) or the
 in-process chdb backend (`chdb://`).
 
-Consumes: a clickhouse-connect client, a database name, and `values.StoredEvent` batches.
+Consumes: a clickhouse-connect client, a database name, and batches of `values.Row` tuples (from
+ingest) or `values.StoredEvent`s (`_insert`).
 Produces: query results for `Engine` (see `base.py`).
 Guarantees:
 - Storage: `<db>.events`, a MergeTree ORDER BY (subject_id, ts, event_id), so a one-subject,
   one-period query reads only that subject's granules in time order; properties text is ZSTD-
   compressed (read only for audit). A projection ordered by `event_id` serves the duplicate check.
 - Idempotency, first write wins, on every engine state: before a batch is inserted, the ids that
-  are already stored are looked up (server-side `{ids:Array(String)}` parameter, chunked) and
-  left out; the rest is ONE columnar insert. A plain MergeTree never merges rows away or together,
+  are already stored are looked up (a large batch through a session temporary table of its ids,
+  a small one through a server-side `{ids:Array(String)}` parameter, chunked) and left out; the
+  rest is ONE columnar insert (Arrow when pyarrow is importable). A plain MergeTree never merges rows away or together,
   so results are the same before and after background merges and `OPTIMIZE … FINAL`
   (HAZARDS: ReplacingMergeTree counted re-sent ids twice until a merge, and never merged a retry
   with a new timestamp). Writers are serialised per engine; two processes ingesting the same ids
@@ -20,12 +22,14 @@ Guarantees:
   (`{name:Type}`), never by clickhouse-connect's client-side `%` formatting.
 - Errors: the compiler's overflow marker and ClickHouse's decimal overflow → `NumericOverflow`;
   refused / timed-out / failed connections, 5xx answers without a ClickHouse error and streams
-  cut short → `TransportError` (no partial result is returned: every query also returns its own
-  row count, checked in `query.py`); other server errors → `EngineError`.
+  cut short → `TransportError` (no partial result is returned: over HTTP every read's row count
+  is checked against the `result_rows` of `X-ClickHouse-Summary`, and `query.py` requires the
+  one row of an ungrouped aggregate); other server errors → `EngineError`.
 """
 
 from __future__ import annotations
 
+import operator
 import re
 import threading
 from typing import Any, Mapping
@@ -38,7 +42,17 @@ from .base import Engine
 TABLE = "events"
 ID_LOOKUP_CHUNK = 10_000
 ID_LOOKUP_CHARS = 300_000
+STAGED_LOOKUP_MIN_IDS = 2_000  # below this the bound-parameter lookup is as fast
+_STAGE = "meterql_ingest_ids"  # a session TEMPORARY table: no name clash, gone with the session
 COLUMNS = ["event_id", "subject_id", "event_name", "ts", "ps", "pn", "pb", "properties"]
+_SUBJECT_TS = operator.itemgetter(1, 3)  # of a `values.Row`
+
+try:  # pyarrow comes with chdb; a client for a remote server may lack it
+    import pyarrow  # noqa: F401
+
+    from .duckdb import _arrow_batch
+except ImportError:  # pragma: no cover - exercised only without pyarrow
+    _arrow_batch = None  # type: ignore[assignment]
 
 _DATABASE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
@@ -67,6 +81,15 @@ def _ident(name: str) -> str:
     if not _DATABASE_RE.fullmatch(name):
         raise EngineError(f"invalid ClickHouse database name {name!r} (letters, digits and _ only)")
     return f"`{name}`"
+
+
+def _in_process(client: Any) -> bool:
+    """chdb (ClickHouse inside this process): results arrive whole, with no HTTP summary."""
+    try:
+        from clickhouse_connect.driver._chdbclient import ChdbClient
+    except ImportError:  # pragma: no cover - a clickhouse-connect without the chdb backend
+        return False
+    return isinstance(client, ChdbClient)
 
 
 def _ch_code(text: str) -> int | None:
@@ -113,6 +136,7 @@ class ClickHouseEngine(Engine):
         self.database = database
         self._client = client
         self._lock = threading.Lock()  # a clickhouse-connect client is not thread safe
+        self._staged_lookup = True  # cleared if the server refuses the temporary table
         # `readonly` last: a server applies URL settings in order, and after readonly=1 it
         # refuses to change any other setting.
         self.read_settings: dict[str, Any] = {
@@ -157,13 +181,45 @@ class ClickHouseEngine(Engine):
                 rows = list(result.result_rows)
             except Exception as exc:  # noqa: BLE001
                 raise translate(exc) from None
+        # The cut-stream check (HAZARDS: a stream cut at a block boundary returned a prefix of the
+        # rows with no error). Over HTTP clickhouse-connect asks for wait_end_of_query=1, so the
+        # X-ClickHouse-Summary header carries the final `result_rows` (ClickHouse >= 22.8): it is
+        # required, and must match. chdb runs in process (no stream to cut, no such count).
         summary = getattr(result, "summary", None) or {}
         reported = summary.get("result_rows")
-        if reported not in (None, "") and int(reported) != len(rows):
+        if reported in (None, ""):
+            if not _in_process(self._client):
+                raise TransportError("ClickHouse sent no result_rows in X-ClickHouse-Summary, so a cut-short "
+                                     "result cannot be ruled out (a proxy dropping the header, or a server < 22.8)")
+        elif int(reported) != len(rows):
             raise TransportError(f"ClickHouse sent {len(rows)} of {reported} result rows (a cut-short stream)")
         return rows
 
     def _existing_ids(self, ids: list[str]) -> set[str]:
+        """The ids of `ids` already stored. A large batch is looked up through a session temporary
+        table (one columnar insert of the ids, one join: ~1 µs/event against ~5 µs/event for the
+        ids bound as query parameters, measured on chdb at 50k ids); small batches, and a server
+        that refuses the temporary table (e.g. no HTTP session), use the parameters."""
+        if len(ids) >= STAGED_LOOKUP_MIN_IDS and self._staged_lookup:
+            try:
+                return self._existing_ids_staged(ids)
+            except EngineError:
+                self._staged_lookup = False
+        return self._existing_ids_bound(ids)
+
+    def _existing_ids_staged(self, ids: list[str]) -> set[str]:
+        def stage(client: Any) -> None:
+            client.command(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} (event_id String) ENGINE = Memory")
+            client.command(f"TRUNCATE TABLE {_STAGE}")
+            client.insert(_STAGE, [ids], column_names=["event_id"], column_oriented=True, settings={"async_insert": 0})
+
+        self._write(stage)
+        sql = f"SELECT event_id FROM {_ident(self.database)}.{TABLE} WHERE event_id IN (SELECT event_id FROM {_STAGE})"
+        found = {row[0] for row in self._query(sql, {})}  # row count checked by _query (cut streams)
+        self._write(lambda client: client.command(f"TRUNCATE TABLE {_STAGE}"))
+        return found
+
+    def _existing_ids_bound(self, ids: list[str]) -> set[str]:
         found: set[str] = set()
         sql = f"SELECT event_id FROM {_ident(self.database)}.{TABLE} WHERE event_id IN {{ids:Array(String)}}"
         # Chunks bounded in count and in characters: over HTTP the parameter travels in the URL
@@ -181,28 +237,50 @@ class ClickHouseEngine(Engine):
         return found
 
     def _insert(self, events: list[Any]) -> int:
-        existing = self._existing_ids([e.event_id for e in events])
-        fresh = [e for e in events if e.event_id not in existing]
-        if not fresh:
+        rows = [(e.event_id, e.subject_id, e.event_name, e.ts, e.ps, e.pn, e.pb, e.properties_json) for e in events]
+        return self._store_rows(self._prepare_rows(rows))
+
+    def _prepare_rows(self, rows: list[Any]) -> Any:
+        # (subject_id, ts) order, the table's sorting key: the part is written without a re-sort.
+        rows = sorted(rows, key=_SUBJECT_TS)
+        if _arrow_batch is None:
+            return rows
+        # An Arrow table is serialised in C++ (clickhouse-connect's own Map serialiser is Python):
+        # measured on chdb, 50k-event batches, ~3 µs/event against ~6 µs/event for the insert.
+        return _arrow_batch(rows)
+
+    def _store_rows(self, prepared: Any) -> int:
+        if isinstance(prepared, list):
+            return self._store_lists(prepared)
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        table = prepared
+        existing = self._existing_ids(table.column("event_id").to_pylist())
+        if existing:
+            fresh = pc.invert(pc.is_in(table.column("event_id"), value_set=pa.array(list(existing), pa.string())))
+            table = table.filter(fresh)
+        if table.num_rows == 0:
             return 0
-        fresh.sort(key=lambda e: (e.subject_id, e.ts))
-        data = [
-            [e.event_id for e in fresh],
-            [e.subject_id for e in fresh],
-            [e.event_name for e in fresh],
-            [e.ts for e in fresh],
-            [e.ps for e in fresh],
-            [e.pn for e in fresh],
-            [e.pb for e in fresh],
-            [e.properties_json for e in fresh],
-        ]
+        self._write(
+            lambda client: client.insert_arrow(TABLE, table, database=self.database, settings={"async_insert": 0})
+        )
+        return table.num_rows
+
+    def _store_lists(self, rows: list[Any]) -> int:
+        existing = self._existing_ids([r[0] for r in rows])
+        if existing:
+            rows = [r for r in rows if r[0] not in existing]
+        if not rows:
+            return 0
+        data = [[r[i] for r in rows] for i in range(len(COLUMNS))]  # COLUMNS order = `values.Row` order
         self._write(
             lambda client: client.insert(
                 TABLE, data, column_names=COLUMNS, column_oriented=True, database=self.database,
                 settings={"async_insert": 0},
             )
         )
-        return len(fresh)
+        return len(rows)
 
     def count_events(self) -> int:
         return int(self._query(f"SELECT count() FROM {_ident(self.database)}.{TABLE}", {})[0][0])
