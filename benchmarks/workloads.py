@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any, Callable, Sequence
 
-from sqlglot import exp
 
 from meterql import Metric, Period
 
@@ -98,7 +97,7 @@ class Workload:
     generated: Callable[[Any, Any], Result]
     hand: Callable[[Any], Result]
     python: Callable[[Sequence[dict]], Result]
-    loop: bool = False  # one run only: a loop of many queries (invoice run)
+    loop: bool = False  # the `extra` variants are loops of many queries (invoice run): one run each
     extra: dict[str, Callable[[Any], Result]] = field(default_factory=dict)  # more variants
 
 
@@ -361,7 +360,8 @@ def _prepare_shared_scan(e: Any) -> list:
     """What `engine.aggregate_many` runs: one shared scan (`query.build_many_plan`) when the
     library has it, else one plan per metric."""
     try:
-        from meterql.query import Window, build_many_plan
+        from meterql.query import Window
+        from meterql.query_many import build_many_plan
     except ImportError:
         return _prepared_plans(e, FIVE, BUSIEST, MONTH)
     plan = build_many_plan(FIVE, Window(BUSIEST, MONTH[0], MONTH[1]), e.dialect, e._table())
@@ -429,9 +429,10 @@ def _price_eval() -> Workload:
     )
 
 
-# The invoice run: every subject, one period. meterql's API is per subject (one query each); the
-# "generated" variant is the same plan rewritten to all subjects in ONE query (a prototype of
-# what query.py could offer: drop the subject condition, group and count rows per subject).
+# The invoice run: every subject, one period. meterql answers it in ONE query
+# (`engine.summaries`, built by `query.build_subjects_plan`); the per-subject loop of `summary`
+# calls (what a billing backend had to do before) and the loop of per-subject hand-written
+# queries are kept as extra variants for the loop-vs-one-query ratios.
 
 _SUBJECTS: dict[int, list[str]] = {}
 
@@ -442,23 +443,15 @@ def subjects(e: Any) -> list[str]:
     return _SUBJECTS[id(e)]
 
 
-def all_subjects_plan(plan: Any) -> tuple[str, dict[str, str]]:
-    """The plan's SELECT for every subject at once: `subject_id = $subject` → TRUE, subject_id
-    appended to the columns and GROUP BY, and the row-count window partitioned by subject."""
-    sel = plan.select.copy()
-    for eq in list(sel.find_all(exp.EQ)):
-        if isinstance(eq.this, exp.Column) and eq.this.name == "subject_id" and isinstance(eq.expression, exp.Placeholder):
-            eq.replace(exp.Boolean(this=True))
-    for w in sel.find_all(exp.Window):
-        w.set("partition_by", [exp.column(exp.to_identifier("subject_id"))])
-    sel = sel.select(exp.column(exp.to_identifier("subject_id")))
-    sel = sel.group_by(exp.column(exp.to_identifier("subject_id")))
-    params = {k: v for k, v in plan.params.items() if k != "subject"}
-    return sel.sql(dialect=plan.dialect), params
-
-
 def _invoice_run() -> Workload:
     period = Period(MONTH[0], MONTH[1])
+
+    def invoice(by_subject: dict[str, Any], value: Callable[[Any], Any]) -> Result:
+        return sorted((s, canon(value(rows[0]))) for s, rows in by_subject.items()
+                      if rows and value(rows[0]) is not None)
+
+    def meterql_one_query(e: Any) -> Result:
+        return sorted((s, rows[0].value) for s, rows in e.summaries(TOKENS, period).items() if rows[0].value is not None)
 
     def meterql_loop(e: Any) -> Result:
         out = []
@@ -469,20 +462,12 @@ def _invoice_run() -> Workload:
         return out
 
     def prepare(e: Any) -> Any:
-        plan = e.plan(TOKENS, BUSIEST, MONTH[0], MONTH[1])
-        return plan, *all_subjects_plan(plan)
+        plan = e.plan_subjects(TOKENS, MONTH[0], MONTH[1])
+        return plan, plan.sql(), dict(plan.params)
 
     def generated(e: Any, prepared: Any) -> Result:
         plan, sql, params = prepared
-        by_subject: dict[str, list] = {}
-        for r in e._query(sql, params):
-            by_subject.setdefault(r[-1], []).append(r[:-1])
-        out = []
-        for s, rows in by_subject.items():
-            v = plan.finish(rows)[0].value
-            if v is not None:
-                out.append((s, canon(v)))
-        return sorted(out)
+        return invoice(plan.finish(e._query(sql, params)), lambda r: r.value)
 
     def sql(e: Any) -> str:
         return (f"SELECT subject_id, SUM({pn(e, 'tokens')}) FROM {table(e)} WHERE event_name = {param(e, 'event_name')} "
@@ -510,14 +495,14 @@ def _invoice_run() -> Workload:
 
     return Workload(
         name="invoice_run",
-        question="sum of tokens for EVERY subject, one month (meterql: a loop of per-subject summaries)",
-        meterql=meterql_loop,
+        question="sum of tokens for EVERY subject, one month (meterql: engine.summaries, one query)",
+        meterql=meterql_one_query,
         prepare=prepare,
         generated=generated,
         hand=lambda e: [(r[0], canon(r[1])) for r in e._query(sql(e), {"event_name": "llm_call"})],
         python=py,
         loop=True,
-        extra={"hand_loop": hand_loop},
+        extra={"hand_loop": hand_loop, "meterql_loop": meterql_loop},
     )
 
 

@@ -4,14 +4,18 @@
 
 Runs in its own process (chdb is one server per process). It answers clickhouse-connect's HTTP
 requests by running them on an in-process chdb that holds a few stored events (database
-`faults`), and misbehaves on the summary queries (those that select `result_rows`) per the mode
-set by a request to `/__mode__/NAME`:
+`faults`), and misbehaves on the summary queries (meterql's aggregation plans: those that select
+a `bucket` column) per the mode set by a request to `/__mode__/NAME`. Like ClickHouse under
+`wait_end_of_query=1` (which clickhouse-connect sets), every SELECT's answer carries the
+`X-ClickHouse-Summary` header with the query's true `result_rows`:
 
 - `proxy`   answer everything faithfully;
 - `500`     answer summary queries with HTTP 500 and a non-ClickHouse body (a dying proxy);
 - `stall`   accept summary queries and never answer;
 - `cut`     answer summary queries with the first half of their rows: a valid stream, cut at a
-            block boundary (HAZARDS: 65,536 of 200,000 rows arrived with no error);
+            block boundary (HAZARDS: 65,536 of 200,000 rows arrived with no error; the summary
+            header still says the full count);
+- `nosummary` answer faithfully but without the summary header (a proxy that drops it);
 - `garbled` answer summary queries with the first half of the real bytes, then close;
 - `down`    answer every request with HTTP 503 (also the client's connection set-up).
 
@@ -20,6 +24,7 @@ It writes the port it listens on to PORT_FILE once it is ready.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -76,15 +81,21 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, b"Ok.\n")
         params = {k[len("param_"):]: v[-1] for k, v in q.items() if k.startswith("param_")}
         fmt = q.get("default_format", ["TabSeparated"])[-1]
-        summary = "result_rows" in sql
+        summary = "AS bucket" in sql
         if summary and MODE == "500":
             return self._send(500, b"<html>502 Bad Gateway (upstream died)</html>")
         if summary and MODE == "stall":
             time.sleep(3600)
             return
+        headers: dict[str, str] = {}
+        inner, _, tail = sql.rpartition(" FORMAT ")
+        if inner.lstrip().upper().startswith("SELECT") and MODE != "nosummary":
+            try:
+                n = int(BACKEND._run(f"SELECT count() FROM ({inner})", "TabSeparated", params or None).bytes())
+                headers["X-ClickHouse-Summary"] = json.dumps({"read_rows": "0", "result_rows": str(n)})
+            except Exception:  # the query itself fails below, with ClickHouse's error
+                n = 0
         if summary and MODE == "cut":
-            inner, _, tail = sql.rpartition(" FORMAT ")
-            n = int(BACKEND._run(f"SELECT count() FROM ({inner})", "TabSeparated", params or None).bytes())
             sql = f"SELECT * FROM ({inner}) LIMIT {n // 2} FORMAT {tail}"  # the first half of the rows
         try:
             data = BACKEND._run(sql, fmt, params or None).bytes()
@@ -92,7 +103,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(500, f"Code: 47. DB::Exception: {exc}".encode(), {"X-ClickHouse-Exception-Code": "47"})
         if summary and MODE == "garbled":
             data = data[: max(1, len(data) // 2)]
-        self._send(200, data)
+        self._send(200, data, headers)
 
     def _send(self, status: int, data: bytes, headers: dict | None = None) -> None:
         self.send_response(status)

@@ -65,9 +65,11 @@ def test_the_http_path_works_end_to_end(server):
     set_mode("proxy")
     engine = connect(port)
     assert [r.value for r in day_sums(engine)] == [Decimal(1), Decimal(5), Decimal(9), Decimal(13), Decimal(17)]
+    every = engine.aggregate_subjects(SUM, T0, T0 + 5 * DAY, granularity="day")
+    assert list(every) == ["s1"] and [r.value for r in every["s1"]] == [1, 5, 9, 13, 17]
 
 
-@pytest.mark.parametrize("mode", ["500", "stall", "cut", "garbled"])
+@pytest.mark.parametrize("mode", ["500", "stall", "cut", "garbled", "nosummary"])
 def test_a_fault_is_a_transport_error_never_a_partial_result(server, mode):
     port, set_mode = server
     set_mode("proxy")
@@ -82,6 +84,9 @@ def test_a_fault_is_a_transport_error_never_a_partial_result(server, mode):
         if mode != "stall":
             with pytest.raises(TransportError):
                 engine.aggregate(SUM, "s1", T0, T0 + 5 * DAY)
+            # and the invoice run (every subject in one query)
+            with pytest.raises(TransportError):
+                engine.aggregate_subjects(SUM, T0, T0 + 5 * DAY, granularity="day")
     finally:
         set_mode("proxy")
     assert len(day_sums(engine)) == 5  # and the engine works again once the server does

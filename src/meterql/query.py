@@ -7,18 +7,27 @@ event table (an `exp.Table`). Expressions are compiled by `meterql.compile.compi
 Produces: a `Plan` — the sqlglot SELECT (built and rendered once per metric and request shape,
 then cached: the subject, bounds and event name are bound parameters `subject`, `start`, `end`,
 `event_name`) and `finish(rows) -> list[AggRow]`. Several metrics in one scan: `query_many.py`.
+Many subjects in one scan (the invoice run): the same template with `Scope.LIST` / `Scope.ALL`,
+wrapped by `query_many.build_subjects_plan`.
 Guarantees:
 - One statement per call: buckets × dimension coordinates are one GROUP BY; carried levels and
   totals (recurring, weighted_sum) come from the same result, summed in Python with Decimal.
 - Subject scoping is structural: the WHERE clause is `(subject_id = <bound parameter>) AND (…)`
   with every other condition — the metric filter, the extra filter — in its own parentheses, so
-  no expression can widen it (HAZARDS: hand-built trees get no parentheses).
+  no expression can widen it (HAZARDS: hand-built trees get no parentheses). A many-subject
+  plan scopes by `subject_id IN <bound list>` (or not at all: every subject) and puts
+  `subject_id` first in every GROUP BY and window partition, so a row still holds one subject's
+  events only.
 - Time is integer epoch ms end to end: bucket floors are integer arithmetic with a true floor
   (also before 1970), never the session time zone.
 - The engines only sum, count and pick; every division (avg, weighted_sum), rounding and range
   check happens here on Decimals, so both engines give the same digits.
-- Every result carries the number of result rows (`COUNT(*) OVER ()`), so a result stream cut
-  short is detected (HAZARDS: a cut ClickHouse stream returned 65,536 of 200,000 rows silently).
+- A result cut short is detected without costing the query anything (HAZARDS: a cut ClickHouse
+  stream returned 65,536 of 200,000 rows silently): an ungrouped plan must return exactly one
+  row (checked here), and over HTTP `ClickHouseEngine._query` compares the rows it received with
+  the `result_rows` ClickHouse reports in `X-ClickHouse-Summary`. DuckDB and chdb run in
+  process: there is no stream to cut. (A `COUNT(*) OVER ()` column did this before, at the price
+  of a window over every result: the invoice run went 110 → 79 ms without it, benchmarks/README.)
 """
 
 from __future__ import annotations
@@ -26,7 +35,8 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Sequence
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Sequence
 
 from sqlglot import exp
 
@@ -34,6 +44,9 @@ from . import numbers
 from .ast import Expression, Kind, Type
 from .errors import EngineError, InvalidSpec, TransportError
 from .metric import Aggregation, Metric
+
+if TYPE_CHECKING:
+    from .query_many import SubjectsPlan
 
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
@@ -61,7 +74,7 @@ class AggRow:
 class Window:
     """What to aggregate over: one subject, a period, optional buckets and dimensions."""
 
-    subject_id: str
+    subject_id: str | None  # None only in a many-subject plan (`build_subjects_plan`)
     start_ms: int
     end_ms: int
     inclusive_start: bool = True
@@ -71,7 +84,7 @@ class Window:
     extra_filter: str | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.subject_id, str) or not self.subject_id:
+        if self.subject_id is not None and (not isinstance(self.subject_id, str) or not self.subject_id):
             raise InvalidSpec(f"subject_id must be a non-empty string, got {self.subject_id!r}")
         for name in ("start_ms", "end_ms"):
             v = getattr(self, name)
@@ -153,16 +166,30 @@ def compiled(
 # --- the plan -----------------------------------------------------------------------------------
 
 
+class Scope(StrEnum):
+    """Which subjects a plan reads: one (bound `subject`), a list (bound `subjects`), or all."""
+
+    ONE = "one"
+    LIST = "list"
+    ALL = "all"
+
+
 @dataclass(frozen=True, slots=True)
 class Template:
     """The statement of a plan, without the values bound to it (subject, bounds, event name):
-    built and rendered once per metric and request shape, then cached."""
+    built and rendered once per metric and request shape, then cached.
+
+    Result columns: `bucket, dim0…, n, a0…` and, in a many-subject plan, `subject_id` last."""
 
     select: exp.Select
     sql: str
     dim_types: tuple[Type, ...]
-    # How many aggregate columns follow (bucket, dims…, total, n) in each result row.
+    # How many aggregate columns follow (bucket, dims…, n) in each result row.
     n_agg: int
+    # True when a DuckDB weighted_sum computes Σ v·Δt at DECIMAL(38,12) (`aggregates`): exact,
+    # but it raises an overflow where the wide INT128 form would not, so on NumericOverflow the
+    # engine re-runs the plan built with `wide=True`.
+    narrow: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,14 +219,17 @@ class Plan:
         return _finish(self, rows)
 
 
-def build_plan(metric: Metric, window: Window, dialect: str, table: exp.Table) -> Plan:
-    """The one SELECT that answers `metric` over `window` on `dialect`, with its parameters."""
+def build_plan(metric: Metric, window: Window, dialect: str, table: exp.Table, *, wide: bool = False) -> Plan:
+    """The one SELECT that answers `metric` over `window` on `dialect`, with its parameters.
+    `wide`: the overflow-proof form of a DuckDB weighted_sum (see `Template.narrow`)."""
     if dialect not in ("duckdb", "clickhouse"):
         raise InvalidSpec(f"unknown dialect {dialect!r}")
     w = window
+    if w.subject_id is None:
+        raise InvalidSpec("a plan for one subject needs a subject_id (many subjects: build_subjects_plan)")
     template = _template(
         metric, dialect, (table.db or None, table.name), w.granularity, w.dimensions, w.extra_filter,
-        w.inclusive_start, w.inclusive_end,
+        w.inclusive_start, w.inclusive_end, Scope.ONE, wide,
     )
     params: dict[str, Any] = {"subject": w.subject_id, "start": w.start_ms, "end": w.end_ms}
     if metric.event_name is not None:
@@ -217,6 +247,8 @@ def _template(
     extra_filter: str | None,
     inclusive_start: bool,
     inclusive_end: bool,
+    scope: Scope = Scope.ONE,
+    wide: bool = False,
 ) -> Template:
     agg = metric.aggregation
     recurring = metric.recurring
@@ -234,7 +266,16 @@ def _template(
     # WHERE: the subject first, then time, event name, filters — each in its own parentheses.
     lower = (exp.GTE if inclusive_start else exp.GT)(this=ts, expression=placeholder("start", "Int64"))
     upper = (exp.LTE if inclusive_end else exp.LT)(this=ts.copy(), expression=placeholder("end", "Int64"))
-    conds: list[exp.Expression] = [exp.EQ(this=_col("subject_id"), expression=placeholder("subject", "String"))]
+    conds: list[exp.Expression] = []
+    if scope is Scope.ONE:
+        conds.append(exp.EQ(this=_col("subject_id"), expression=placeholder("subject", "String")))
+    elif scope is Scope.LIST:
+        listed = placeholder("subjects", "Array(String)")
+        if dialect == "clickhouse":  # `x IN <array>`: ClickHouse reads the array as a set
+            conds.append(exp.In(this=_col("subject_id"), field=listed))
+        else:  # DuckDB: a semi-join against the unnested list
+            conds.append(exp.In(this=_col("subject_id"),
+                                query=exp.Subquery(this=exp.select(exp.Unnest(expressions=[listed])))))
     conds.append(upper)
     if not recurring:
         conds.append(lower)
@@ -244,7 +285,7 @@ def _template(
         conds.append(compiled(metric.filter, Kind.FILTER, dialect)[0])
     if extra_filter:
         conds.append(compiled(extra_filter, Kind.FILTER, dialect)[0])
-    where = _and(*conds)
+    where: exp.Expression | None = _and(*conds)
 
     # The bucket key: the floor of ts (an event exactly at an inclusive end on a bucket boundary
     # gets its own one-millisecond bucket, as in the reference); NULL marks events before the
@@ -277,19 +318,23 @@ def _template(
         # number's canonical text is unique to it), so no conversion is compiled.
         v = compiled(metric.value, Kind.VALUE, dialect, vt)[0]  # type: ignore[arg-type]
 
-    group_exprs = ([key] if grouped_key else []) + dims
+    # Many subjects: subject_id leads every grouping and window partition (a group never mixes
+    # subjects) and is the last result column.
+    many = scope is not Scope.ONE
+    subject_key = [_col("subject_id")] if many else []
+    group_exprs = subject_key + ([key] if grouped_key else []) + dims
     count_star = exp.Count(this=exp.Star())
-    total = exp.Window(this=exp.Count(this=exp.Star()))
     aggs: list[exp.Expression]
     source: exp.Expression = table
     if agg is Aggregation.UNIQUE_COUNT and recurring:
         # Recurring: count each distinct value once, in the group where it first appears; the
         # running total over buckets is summed in Python. One statement: a window in a subquery.
         inner_cols = [exp.alias_(key, "b")] + [exp.alias_(d, f"d{i}") for i, d in enumerate(dims)]
+        inner_cols += [_col("subject_id")] if many else []
         # The partition repeats the compiled trees: the window runs over the base columns.
         first = exp.Window(
             this=exp.RowNumber(),
-            partition_by=[*[d.copy() for d in dims], v.copy()],  # type: ignore[union-attr]
+            partition_by=[*[s.copy() for s in subject_key], *[d.copy() for d in dims], v.copy()],  # type: ignore[union-attr]
             order=exp.Order(expressions=[exp.Ordered(this=_col("ts")), exp.Ordered(this=_col("event_id"))]),
         )
         is_new = exp.Case(
@@ -300,26 +345,34 @@ def _template(
         source = exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("e")))
         key = _col("b")
         dims = [_col(f"d{i}") for i in range(len(dims))]
-        group_exprs = ([key] if grouped_key else []) + dims
+        group_exprs = subject_key + ([key] if grouped_key else []) + dims
         aggs = [exp.Sum(this=_col("fresh"))]
         where = None  # applied inside
     else:
-        aggs = aggregates(agg, v, dialect, bucket_floor)
+        aggs = aggregates(agg, v, dialect, bucket_floor, wide)
 
     columns = [exp.alias_(key.copy() if grouped_key else _int(0), "bucket")]
     columns += [exp.alias_(d.copy(), f"dim{i}") for i, d in enumerate(dims)]
-    columns += [exp.alias_(total, "result_rows"), exp.alias_(count_star, "n")]
+    columns += [exp.alias_(count_star, "n")]
     columns += [exp.alias_(a, f"a{i}") for i, a in enumerate(aggs)]
+    columns += [s.copy() for s in subject_key]
     select = exp.select(*columns).from_(source)
     if where is not None:
         select = select.where(where)
     if group_exprs:
         select = select.group_by(*[g.copy() for g in group_exprs])
-    return Template(select=select, sql=select.sql(dialect=dialect), dim_types=tuple(dim_types), n_agg=len(aggs))
+    return Template(select=select, sql=select.sql(dialect=dialect), dim_types=tuple(dim_types), n_agg=len(aggs),
+                    narrow=is_narrow(agg, dialect, wide))
 
 
+def is_narrow(agg: Aggregation, dialect: str, wide: bool) -> bool:
+    """Whether `aggregates` gives the narrow (fast, may-overflow) weighted_sum form."""
+    return agg is Aggregation.WEIGHTED_SUM and dialect == "duckdb" and not wide
 
-def aggregates(agg: Aggregation, v: exp.Expression | None, dialect: str, bucket_floor: exp.Expression) -> list[exp.Expression]:
+
+def aggregates(
+    agg: Aggregation, v: exp.Expression | None, dialect: str, bucket_floor: exp.Expression, wide: bool = False
+) -> list[exp.Expression]:
     """The aggregate columns of one (non-recurring-unique) aggregation over value `v`; `_finish`
     reads them back in this order. Every use of `v` is a fresh copy (sqlglot nodes have one parent)."""
 
@@ -352,7 +405,11 @@ def aggregates(agg: Aggregation, v: exp.Expression | None, dialect: str, bucket_
         def dt() -> exp.Expression:
             return exp.Sub(this=_col("ts"), expression=_p(bucket_floor.copy()))
 
-        if dialect == "clickhouse":
+        if dialect == "clickhouse" or not wide:
+            # ClickHouse: Decimal(76,12) holds the products. DuckDB, narrow: DECIMAL(38,12) × BIGINT
+            # stays DECIMAL(38,12), exact (Δt is an integer), and DuckDB raises on any product or
+            # sum ≥ 10^26 instead of wrapping (HAZARDS) — then the engine re-runs the plan wide.
+            # Measured: the split INT128 form cost ~2× this one (benchmarks/README, item 4).
             return [exp.Sum(this=val()), exp.Sum(this=exp.Mul(this=_p(val()), expression=_p(dt())))]
         hugeint = exp.DataType.build("HUGEINT", dialect="duckdb")
         frac_units = exp.Mul(this=_p(exp.Sub(this=_p(val()), expression=_func("trunc", val()))), expression=_int(_SCALE))
@@ -416,26 +473,28 @@ def _bucket_bounds(w: Window, floor: int) -> tuple[int, int, bool, bool, int, in
     return s, t, s_inc, t_inc, max(floor, lo), min(floor + unit, hi)
 
 
-def _finish(plan: Plan, rows: Sequence[Sequence[Any]]) -> list[AggRow]:
+def _finish(plan: Plan | SubjectsPlan, rows: Sequence[Sequence[Any]], *, single: bool = True) -> list[AggRow]:
+    """Result rows `(bucket, dims…, n, aggregates…)` of one subject → its `AggRow`s.
+
+    `single`: the rows of a one-subject plan, whose ungrouped form (no buckets, no dimensions,
+    not recurring) has no GROUP BY and so always exactly one row: any other count means the
+    answer was cut off or the engine misbehaved. (In a many-subject plan a subject without
+    events simply has no row.)"""
     w, metric = plan.window, plan.metric
     agg = metric.aggregation
     ndim = len(w.dimensions)
-    expected = rows[0][1 + ndim] if rows else None
-    if not rows and w.granularity is None and ndim == 0 and not metric.recurring:
-        # an aggregate without GROUP BY always has one row: none means the answer was cut off
-        raise TransportError("the engine returned no row for an aggregate that always has one")
-    if rows and (expected is None or int(expected) != len(rows)):
-        raise TransportError(f"the engine returned {len(rows)} of {expected} result rows (a result cut short)")
+    if single and w.granularity is None and ndim == 0 and not metric.recurring and len(rows) != 1:
+        raise TransportError(f"the engine returned {len(rows)} rows for an aggregate that always has exactly one")
 
     # (floor | None, coords) → (n, aggregates…)
     groups: dict[tuple[int | None, tuple[str | None, ...]], tuple[int, tuple[Any, ...]]] = {}
     for r in rows:
         floor = r[0]
         coords = tuple(coordinate_text(r[1 + i], plan.dim_types[i]) for i in range(ndim))
-        n = int(r[2 + ndim])
+        n = int(r[1 + ndim])
         if n == 0:
             continue  # the one aggregate row of an empty, ungrouped query
-        aggs = tuple(r[3 + ndim : 3 + ndim + plan.n_agg])
+        aggs = tuple(r[2 + ndim : 2 + ndim + plan.n_agg])
         k = (None if floor is None else (int(floor) if w.granularity is not None else w.start_ms), coords)
         if k in groups:  # the key is unique per group; a repeat means the engine misbehaved
             raise EngineError("the engine returned the same group twice")
@@ -471,7 +530,7 @@ def _finish(plan: Plan, rows: Sequence[Sequence[Any]]) -> list[AggRow]:
         elif agg is Aggregation.WEIGHTED_SUM:
             level0 = carried.get(coords, Decimal(0))
             delta = _dec(aggs[0])
-            if plan.dialect == "clickhouse":
+            if plan.dialect == "clickhouse" or plan.n_agg == 2:  # one exact Σ v·Δt column
                 moment = _dec(aggs[1])
             else:
                 moment = C.add(_dec(aggs[1]), C.divide(_dec(aggs[2]), Decimal(_SCALE)))

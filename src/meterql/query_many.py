@@ -1,14 +1,20 @@
-"""Several metrics over one window in ONE scan (the pricing layer's `aggregate_many`).
+"""Several metrics over one window in ONE scan (the pricing layer's `aggregate_many`), and one
+metric over one window for many subjects in ONE scan (the invoice run, `engine.summaries`).
 
 Consumes: non-recurring `Metric`s sharing a `query.Window`, a dialect and the event table.
 Produces: a `ManyPlan` — one SELECT whose columns hold each metric's aggregates over
 `CASE WHEN <the metric's event name and filter> THEN value END`, plus each metric's own event
 count — and `finish(rows) -> list[list[AggRow]]`, one list per metric, exactly what
 `query.build_plan` would give for each metric alone (the differential test holds it to that).
-Guarantees: the same structural subject scoping, parameter binding and row-count check as
+Guarantees: the same structural subject scoping, parameter binding and cut-result checks as
 `query.py`; recurring metrics (which read the past) are not accepted here — callers run them alone.
 One difference by design: a dimension or value that fails (overflow) on an event of one metric
 fails the whole shared call.
+
+Many subjects: `build_subjects_plan` → a `SubjectsPlan`, the `query.py` template grouped by
+`subject_id` first (every subject, or `subject_id IN <bound list>`); `finish(rows)` gives
+`{subject_id: list[AggRow]}`, each list exactly what `build_plan` gives that subject alone (the
+invoice differential test holds it to that). An overflow in any subject's events fails the call.
 """
 
 from __future__ import annotations
@@ -20,13 +26,14 @@ from typing import Any, Sequence
 from sqlglot import exp
 
 from .ast import Kind, Type
-from .errors import InvalidSpec, TransportError
+from .errors import EngineError, InvalidSpec, TransportError
 from .metric import Aggregation, Metric
 from .query import (
     _OFFSET_MS,
     GRANULARITY_MS,
     AggRow,
     Plan,
+    Scope,
     Template,
     Window,
     _and,
@@ -37,6 +44,8 @@ from .query import (
     aggregates,
     compiled,
     floor_ms,
+    is_narrow,
+    _template,
 )
 
 
@@ -65,20 +74,21 @@ class ManyPlan:
         w = self.window
         ndim = len(w.dimensions)
         ungrouped = w.granularity is None and ndim == 0
-        if not rows and ungrouped:
-            raise TransportError("the engine returned no row for an aggregate that always has one")
-        if rows and (rows[0][1 + ndim] is None or int(rows[0][1 + ndim]) != len(rows)):
-            raise TransportError(f"the engine returned {len(rows)} of {rows[0][1 + ndim]} result rows (a result cut short)")
+        if ungrouped and len(rows) != 1:
+            # no GROUP BY: always exactly one row (a cut-short result is caught here; over HTTP
+            # ClickHouseEngine._query also checks the reported row count)
+            raise TransportError(f"the engine returned {len(rows)} rows for an aggregate that always has exactly one")
         out: list[list[AggRow]] = []
-        offset = 2 + ndim
+        offset = 1 + ndim
         for metric, n_agg in zip(self.metrics, self.n_aggs):
+            # this metric's rows in `query.build_plan`'s layout: (bucket, dims…, n, aggregates…)
             mine = [
-                (*r[: 1 + ndim], None, int(r[offset] or 0), *r[offset + 1 : offset + 1 + n_agg])
+                (*r[: 1 + ndim], int(r[offset] or 0), *r[offset + 1 : offset + 1 + n_agg])
                 for r in rows
                 if ungrouped or int(r[offset] or 0) > 0
             ]
-            mine = [(*r[: 1 + ndim], len(mine), *r[2 + ndim :]) for r in mine]
-            template = Template(self.template.select, self.template.sql, self.template.dim_types, n_agg)
+            template = Template(self.template.select, self.template.sql, self.template.dim_types, n_agg,
+                                self.template.narrow)
             out.append(_finish(Plan(metric, w, self.dialect, template, {}), mine))
             offset += 1 + n_agg
         return out
@@ -88,13 +98,14 @@ def can_share_scan(metric: Metric) -> bool:
     return not metric.recurring
 
 
-def build_many_plan(metrics: Sequence[Metric], window: Window, dialect: str, table: exp.Table) -> ManyPlan:
+def build_many_plan(metrics: Sequence[Metric], window: Window, dialect: str, table: exp.Table, *,
+                    wide: bool = False) -> ManyPlan:
     if not metrics or not all(can_share_scan(m) for m in metrics):
         raise InvalidSpec("build_many_plan takes one or more non-recurring metrics")
     w = window
     template, n_aggs = _many_template(
         tuple(metrics), dialect, (table.db or None, table.name), w.granularity, w.dimensions, w.extra_filter,
-        w.inclusive_start, w.inclusive_end,
+        w.inclusive_start, w.inclusive_end, wide,
     )
     params: dict[str, Any] = {"subject": w.subject_id, "start": w.start_ms, "end": w.end_ms}
     for i, m in enumerate(metrics):
@@ -113,6 +124,7 @@ def _many_template(
     extra_filter: str | None,
     inclusive_start: bool,
     inclusive_end: bool,
+    wide: bool = False,
 ) -> tuple[Template, tuple[int, ...]]:
     ts = _col("ts")
     db, name = table_name
@@ -159,7 +171,6 @@ def _many_template(
 
     columns: list[exp.Expression] = [exp.alias_(key.copy(), "bucket")]
     columns += [exp.alias_(d.copy(), f"dim{i}") for i, d in enumerate(dims)]
-    columns.append(exp.alias_(exp.Window(this=exp.Count(this=exp.Star())), "result_rows"))
     n_aggs: list[int] = []
     for i, (m, cond) in enumerate(zip(metrics, own)):
         def when(e: exp.Expression, cond: exp.Expression | None = cond) -> exp.Expression:
@@ -175,7 +186,7 @@ def _many_template(
         if m.aggregation is not Aggregation.COUNT:
             vt = m.value_type()
             v = when(compiled(m.value, Kind.VALUE, dialect, vt)[0])  # type: ignore[arg-type]
-        aggs = aggregates(m.aggregation, v, dialect, bucket_floor)
+        aggs = aggregates(m.aggregation, v, dialect, bucket_floor, wide)
         columns.append(exp.alias_(n, f"n{i}"))
         columns += [exp.alias_(a, f"m{i}_a{j}") for j, a in enumerate(aggs)]
         n_aggs.append(len(aggs))
@@ -183,5 +194,90 @@ def _many_template(
     group_exprs = ([key] if granularity is not None else []) + dims
     if group_exprs:
         select = select.group_by(*[g.copy() for g in group_exprs])
-    template = Template(select=select, sql=select.sql(dialect=dialect), dim_types=tuple(typ for _, typ in compiled_dims), n_agg=0)
+    narrow = any(is_narrow(m.aggregation, dialect, wide) for m in metrics)
+    template = Template(select=select, sql=select.sql(dialect=dialect), dim_types=tuple(typ for _, typ in compiled_dims),
+                        n_agg=0, narrow=narrow)
     return template, tuple(n_aggs)
+
+
+# --- many subjects, one metric -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectsPlan:
+    """One metric over one window for many subjects — every subject (`subject_ids` None) or the
+    listed ones — answered by ONE SELECT grouped by subject first (the invoice run)."""
+
+    metric: Metric
+    window: Window  # subject_id is None
+    dialect: str
+    template: Template
+    params: dict[str, Any]
+    subject_ids: tuple[str, ...] | None
+
+    @property
+    def select(self) -> exp.Select:
+        return self.template.select
+
+    @property
+    def dim_types(self) -> tuple[Type, ...]:
+        return self.template.dim_types
+
+    @property
+    def n_agg(self) -> int:
+        return self.template.n_agg
+
+    def sql(self) -> str:
+        return self.template.sql
+
+    def finish(self, rows: Sequence[Sequence[Any]]) -> dict[str, list[AggRow]]:
+        """`{subject_id: rows}`, each list exactly what `build_plan` gives for that subject alone.
+
+        Listed subjects: every one, in the order given (no events → the single NULL row, or no
+        rows with granularity/dimensions, as for one subject). Every subject: those the query
+        found events for, ordered by subject_id (code point), leaving out any whose answer has
+        no row (a recurring metric with buckets whose events all lie before the period)."""
+        by_subject: dict[str, list[Sequence[Any]]] = {}
+        for r in rows:
+            by_subject.setdefault(r[-1], []).append(r[:-1])
+        if self.subject_ids is not None:
+            stray = set(by_subject).difference(self.subject_ids)
+            if stray:  # the IN condition keeps other subjects out; a stray one is an engine fault
+                raise EngineError("the engine returned rows of a subject that was not asked for")
+            return {s: _finish(self, by_subject.get(s, ()), single=False) for s in self.subject_ids}
+        out: dict[str, list[AggRow]] = {}
+        for s in sorted(by_subject):
+            got = _finish(self, by_subject[s], single=False)
+            if got:
+                out[s] = got
+        return out
+
+
+def build_subjects_plan(
+    metric: Metric, window: Window, dialect: str, table: exp.Table, subject_ids: Sequence[str] | None = None,
+    *, wide: bool = False,
+) -> SubjectsPlan:
+    """The one SELECT that answers `metric` over `window` for every subject (`subject_ids` None)
+    or for the listed subjects (duplicates dropped, first occurrence's order kept).
+    `window.subject_id` is ignored: the subjects are the plan's."""
+    if dialect not in ("duckdb", "clickhouse"):
+        raise InvalidSpec(f"unknown dialect {dialect!r}")
+    ids: tuple[str, ...] | None = None
+    if subject_ids is not None:
+        if isinstance(subject_ids, str):
+            raise InvalidSpec("subject_ids must be a list of subject ids, not one string")
+        ids = tuple(dict.fromkeys(subject_ids))
+        if any(not isinstance(s, str) or not s for s in ids):
+            raise InvalidSpec("subject_ids must be non-empty strings")
+    w = Window(None, window.start_ms, window.end_ms, window.inclusive_start, window.inclusive_end,
+               window.granularity, window.dimensions, window.extra_filter)
+    template = _template(
+        metric, dialect, (table.db or None, table.name), w.granularity, w.dimensions, w.extra_filter,
+        w.inclusive_start, w.inclusive_end, Scope.ALL if ids is None else Scope.LIST, wide,
+    )
+    params: dict[str, Any] = {"start": w.start_ms, "end": w.end_ms}
+    if ids is not None:
+        params["subjects"] = list(ids)
+    if metric.event_name is not None:
+        params["event_name"] = metric.event_name
+    return SubjectsPlan(metric, w, dialect, template, params, ids)
