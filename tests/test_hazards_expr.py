@@ -411,3 +411,11 @@ def test_range_check_ignores_values_hidden_under_null(eng):
     # (here −ts + a with n missing): throwIf fired for a NULL result. Found by the differential test.
     eng.expect("-timestamp_millis + (a + n)", [{"a": D("99999999999999999999999999.9")}, {"a": 1, "n": 2}],
                [None, D(-1 + 3)], ts=[-5000, 1])
+
+
+def test_to_number_parses_only_grammar_text_even_when_hoisted(eng):
+    # C hoisted `-to_number(event_name)`, shared by both branches of an `if`, out of the
+    # short-circuit and parsed every row: "Cannot parse string 'ünï' as Decimal". Found by the
+    # differential test; the parser's input is now guarded, not only its result.
+    eng.expect("if(NOT (a IN (null)), -to_number(s), -to_number(s))", [{"s": "ünï"}, {"s": "12"}],
+               [None, D(-12)])

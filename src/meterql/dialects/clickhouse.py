@@ -143,6 +143,9 @@ class ClickHouse(Dialect):
 
     # --- time ----------------------------------------------------------------------------------------
     def to_int(self, x: exp.Expression) -> exp.Expression:
+        column = self.integral_column(x)
+        if column is not None:  # Int64 ts of a stored event (years 1900-2261): no Int256 math needed
+            return column
         return fn("toInt256", fn("floor", x))
 
     def int_lit(self, n: int) -> exp.Expression:

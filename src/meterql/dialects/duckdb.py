@@ -94,6 +94,22 @@ class DuckDB(Dialect):
     def number(self, value: Decimal) -> exp.Expression:
         return cast(string(canonical(value)), NUMBER_TYPE)
 
+    # Instants in years 0001-9999 (DuckDB TIMESTAMP, proleptic Gregorian like the reference):
+    # DuckDB's own date_trunc is ~3x faster than the exact integer civil-from-days of the
+    # generic path, which still serves every other instant (CASE evaluates it only for them).
+    _MONTH_FAST_RANGE = (-62_135_596_800_000, 253_402_300_799_999)
+
+    def _month_floor(self, x: exp.Expression) -> exp.Expression:
+        lo, hi = self._MONTH_FAST_RANGE
+        generic = super()._month_floor(x.copy())
+
+        def body(i: exp.Expression) -> exp.Expression:
+            in_range = exp.And(this=binop(exp.GTE, i, integer(lo)), expression=binop(exp.LTE, i.copy(), integer(hi)))
+            month = fn("date_trunc", string("month"), fn("epoch_ms", cast(i.copy(), "BIGINT")))
+            return case([(in_range, cast(fn("epoch_ms", month), "HUGEINT"))], generic)
+
+        return self.bind(self.to_int(x), body)
+
     def typed_null(self, type_name: str) -> exp.Expression:
         return cast(exp.Null(), _TYPES[type_name])
 
@@ -250,6 +266,9 @@ class DuckDB(Dialect):
 
     # --- time ----------------------------------------------------------------------------------------
     def to_int(self, x: exp.Expression) -> exp.Expression:
+        column = self.integral_column(x)
+        if column is not None:  # BIGINT ts of a stored event (years 1900-2261): HUGEINT math is ~10x slower
+            return column
         return cast(fn("floor", x), "HUGEINT")
 
     def int_lit(self, n: int) -> exp.Expression:

@@ -2,4 +2,4 @@
 -- kind: value
 -- dialect: clickhouse
 -- input: day_floor_timestamp_millis(timestamp_millis)
-arrayMap(_mq_v2 -> _mq_v2 + throwIf(ifNull(abs(_mq_v2) >= toDecimal256('100000000000000000000000000', 0), 0), 'meterql: numeric overflow'), [toDecimal256(arrayMap(_mq_v1 -> _mq_v1 - (((_mq_v1 % 86400000) + 86400000) % 86400000), [toInt256(floor(toDecimal256(ts, 12)))])[1], 12)])[1]
+arrayMap(_mq_v1 -> _mq_v1 + throwIf(ifNull(abs(_mq_v1) >= toDecimal256('100000000000000000000000000', 0), 0), 'meterql: numeric overflow'), [toDecimal256(ts - (((ts % 86400000) + 86400000) % 86400000), 12)])[1]
