@@ -122,10 +122,16 @@ def test_weighted_sum_thirds_round_half_away_from_zero(engine):  # noqa: F811
 
 def test_latest_with_tied_timestamps_takes_the_greatest_event_id(engine):  # noqa: F811
     m = Metric(code="l", aggregation="latest", value="v")
-    # same ms: ids a, c, b → c wins (value 3); a later event with a NULL value is skipped
-    engine.ingest([ev(T0 + 5, event_id="a", v=1), ev(T0 + 5, event_id="c", v=3), ev(T0 + 5, event_id="b", v=2),
-                   ev(T0 + 6, event_id="d")])
+    # same ms: ids a, c, b → c wins (value 3)
+    engine.ingest([ev(T0 + 5, event_id="a", v=1), ev(T0 + 5, event_id="c", v=3), ev(T0 + 5, event_id="b", v=2)])
     assert values(engine, m, T0, T0 + H) == [(T0, T0 + H, (), D(3))]
+    # SPEC §4 takes "the value of the event with the greatest timestamp": a later event without a
+    # value makes latest NULL (plain arg_max/argMax would skip it and answer 3).
+    engine.ingest([ev(T0 + 6, event_id="d")])
+    assert values(engine, m, T0, T0 + H) == [(T0, T0 + H, (), None)]
+    # …and a NULL-valued event tied on the timestamp with a smaller id does not hide a value
+    engine.ingest([ev(T0 + DAY, event_id="z", v=4), ev(T0 + DAY, event_id="y")])
+    assert values(engine, m, T0 + DAY, T0 + DAY + H) == [(T0 + DAY, T0 + DAY + H, (), D(4))]
 
 
 def test_unique_count_ignores_missing_and_null_values(engine):  # noqa: F811

@@ -76,7 +76,7 @@ def basic_events():
         ("max", "tokens", D(10)),
         ("avg", "tokens", D("7.5")),  # 15 / 2 non-NULL values
         ("unique_count", "user", D(2)),  # u1, u2
-        ("latest", "tokens", D(5)),  # c is later but NULL: skipped → b's 5
+        ("latest", "tokens", None),  # SPEC §4: the value of the latest event, c — NULL
         ("sum_agg", "tokens", D(15)),  # Lago alias
     ],
 )
@@ -200,8 +200,9 @@ def test_latest_ties_broken_by_greatest_event_id():
     # Code point order: 'B' (66) < 'a' (97), so 'a' is the greater id.
     evs = [e(T0 + H, event_id="B", v=1), e(T0 + H, event_id="a", v=2)]
     assert one(evs, Spec("latest", "v")) == 2
+    # SPEC §4: the value of the latest event, even when it is NULL
     evs = [e(T0 + H, event_id="a", v=1), e(T0 + 2 * H, event_id="b", v=None)]
-    assert one(evs, Spec("latest", "v")) == 1
+    assert one(evs, Spec("latest", "v")) is None
 
 
 # --- granularity and dimensions -----------------------------------------------------------------

@@ -390,10 +390,14 @@ def aggregates(
     if agg is Aggregation.AVG:
         return [exp.Sum(this=val()), exp.Count(this=val())]
     if agg is Aggregation.LATEST:
-        # Ties on the timestamp go to the greatest event_id (HAZARDS: argMax on equal keys is
-        # nondeterministic on ClickHouse); rows whose value is NULL are skipped by both engines.
+        # SPEC §4: the value of the event with the greatest (timestamp, event_id) — NULL when that
+        # event's value is NULL. Ties go to the greatest event_id (HAZARDS: argMax on equal keys
+        # is nondeterministic on ClickHouse). Both engines' arg_max/argMax *skip* NULL values:
+        # DuckDB has arg_max_null; on ClickHouse the value is wrapped in a (never NULL) tuple.
         order = exp.Tuple(expressions=[_col("ts"), _col("event_id")])
-        return [exp.ArgMax(this=val(), expression=order)]
+        if dialect == "clickhouse":
+            return [_func("tupleElement", _func("argMax", _func("tuple", val()), order), exp.Literal.number(1))]
+        return [_func("arg_max_null", val(), order)]
     if agg is Aggregation.UNIQUE_COUNT:
         if dialect == "clickhouse":
             return [_func("uniqExact", val())]

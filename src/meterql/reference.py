@@ -34,9 +34,9 @@ The rules (README "Semantics"):
    running total up to the end of each day.
    - count: number of events; sum: sum of non-NULL values (0 when all are NULL); min/max: least /
      greatest non-NULL value; avg: sum / count of non-NULL values, rounded as `/`; unique_count:
-     number of distinct non-NULL canonical texts (0 when all are NULL); latest: the non-NULL value
-     of the event with the greatest (timestamp, event_id) — events whose value is NULL are skipped,
-     as the engines' arg_max / argMax do; weighted_sum: below.
+     number of distinct non-NULL canonical texts (0 when all are NULL); latest: the value of the
+     event with the greatest (timestamp, event_id), as SPEC §4 words it — NULL when that event's
+     value is NULL (the engines' plain arg_max / argMax would skip it); weighted_sum: below.
    - No event taken in → None (SPEC: "null if no usage"); for recurring, earlier events count as
      taken in, so a recurring single row carries the earlier total or level.
    - Sums (also inside avg and weighted_sum levels) are range-checked once they are complete:
@@ -283,8 +283,7 @@ def _row_value(agg: str, group: _Group, row_lo: int, row_hi: int, lo: int, recur
         case "avg":
             return numbers.div(_sum(values), Decimal(len(values))) if values else None
         case "latest":
-            nonnull = [it for it in taken if it.value is not None]  # sorted by (ts, event_id)
-            return nonnull[-1].value if nonnull else None
+            return taken[-1].value if taken else None  # sorted by (ts, event_id); NULL stays NULL
     raise InvalidSpec(f"unknown aggregation {agg!r}")
 
 
