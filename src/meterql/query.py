@@ -192,13 +192,11 @@ class Template:
     narrow: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
-    metric: Metric
-    window: Window
-    dialect: str
+class TemplatePlan:
+    """What every plan shows of its rendered `template` (Plan, query_many's SubjectsPlan)."""
+
+    __slots__ = ()
     template: Template
-    params: dict[str, Any]
 
     @property
     def select(self) -> exp.Select:
@@ -214,6 +212,15 @@ class Plan:
 
     def sql(self) -> str:
         return self.template.sql
+
+
+@dataclass(frozen=True, slots=True)
+class Plan(TemplatePlan):
+    metric: Metric
+    window: Window
+    dialect: str
+    template: Template
+    params: dict[str, Any]
 
     def finish(self, rows: Sequence[Sequence[Any]]) -> list[AggRow]:
         return _finish(self, rows)

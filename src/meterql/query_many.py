@@ -35,6 +35,7 @@ from .query import (
     Plan,
     Scope,
     Template,
+    TemplatePlan,
     Window,
     _and,
     _col,
@@ -204,7 +205,7 @@ def _many_template(
 
 
 @dataclass(frozen=True, slots=True)
-class SubjectsPlan:
+class SubjectsPlan(TemplatePlan):
     """One metric over one window for many subjects — every subject (`subject_ids` None) or the
     listed ones — answered by ONE SELECT grouped by subject first (the invoice run)."""
 
@@ -214,21 +215,6 @@ class SubjectsPlan:
     template: Template
     params: dict[str, Any]
     subject_ids: tuple[str, ...] | None
-
-    @property
-    def select(self) -> exp.Select:
-        return self.template.select
-
-    @property
-    def dim_types(self) -> tuple[Type, ...]:
-        return self.template.dim_types
-
-    @property
-    def n_agg(self) -> int:
-        return self.template.n_agg
-
-    def sql(self) -> str:
-        return self.template.sql
 
     def finish(self, rows: Sequence[Sequence[Any]]) -> dict[str, list[AggRow]]:
         """`{subject_id: rows}`, each list exactly what `build_plan` gives for that subject alone.
