@@ -336,3 +336,20 @@ def test_the_subject_predicate_heads_the_where_clause_structurally(engine, recur
     assert isinstance(first, exp.EQ) and first.this.name == "subject_id" and isinstance(first.expression, exp.Placeholder)
     assert plan.params["subject"] == "s1"
     assert "s1" not in plan.sql()  # the subject is bound, never written into the SQL
+
+
+def test_latest_in_a_shared_scan_sees_only_its_own_events(engine):  # noqa: F811
+    # A shared scan (aggregate_many) reads the events of every metric. `latest` keeps NULL values,
+    # so it must not be fed `CASE WHEN <its event name> THEN v END`: the newest row of the scan
+    # (here a "b" event) would make it NULL. Found by benchmarks/prices.py.
+    lat = Metric(code="lat", aggregation="latest", event_name="a", value="v", filter="kind = 'x'")
+    tot = Metric(code="tot", aggregation="sum", event_name="b", value="v")
+    engine.ingest([ev(T0 + 1, name="a", v="2.62", kind="x"), ev(T0 + 2, name="a", v=9, kind="y"),
+                   ev(T0 + 3, name="b", v=5)])
+    many = engine.aggregate_many([lat, tot], "s1", T0, T0 + H)
+    assert [[r.value for r in rows] for rows in many] == [[D("2.62")], [D(5)]]
+    assert values(engine, lat, T0, T0 + H) == [(T0, T0 + H, (), D("2.62"))]
+    # …while a NULL value on the metric's own latest event still makes it NULL
+    engine.ingest([ev(T0 + 4, name="a", kind="x")])
+    many = engine.aggregate_many([lat, tot], "s1", T0, T0 + H)
+    assert [[r.value for r in rows] for rows in many] == [[None], [D(5)]]

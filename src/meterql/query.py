@@ -378,10 +378,15 @@ def is_narrow(agg: Aggregation, dialect: str, wide: bool) -> bool:
 
 
 def aggregates(
-    agg: Aggregation, v: exp.Expression | None, dialect: str, bucket_floor: exp.Expression, wide: bool = False
+    agg: Aggregation, v: exp.Expression | None, dialect: str, bucket_floor: exp.Expression, wide: bool = False,
+    only_if: exp.Expression | None = None,
 ) -> list[exp.Expression]:
     """The aggregate columns of one (non-recurring-unique) aggregation over value `v`; `_finish`
-    reads them back in this order. Every use of `v` is a fresh copy (sqlglot nodes have one parent)."""
+    reads them back in this order. Every use of `v` is a fresh copy (sqlglot nodes have one parent).
+
+    `only_if` (a shared scan's per-metric condition) is needed by `latest` only: every other
+    aggregate skips the NULLs that `CASE WHEN cond THEN v END` gives outside the metric, but
+    `latest` must not skip NULL values, so its condition goes on the ordering key instead."""
 
     def val() -> exp.Expression:
         return v.copy()  # type: ignore[union-attr]
@@ -401,9 +406,15 @@ def aggregates(
         # event's value is NULL. Ties go to the greatest event_id (HAZARDS: argMax on equal keys
         # is nondeterministic on ClickHouse). Both engines' arg_max/argMax *skip* NULL values:
         # DuckDB has arg_max_null; on ClickHouse the value is wrapped in a (never NULL) tuple.
-        order = exp.Tuple(expressions=[_col("ts"), _col("event_id")])
+        order: exp.Expression = exp.Tuple(expressions=[_col("ts"), _col("event_id")])
         if dialect == "clickhouse":
-            return [_func("tupleElement", _func("argMax", _func("tuple", val()), order), exp.Literal.number(1))]
+            if only_if is not None:  # argMaxIf skips rows whose condition is 0 or NULL
+                arg_max = _func("argMaxIf", _func("tuple", val()), order, _p(only_if.copy()))
+            else:
+                arg_max = _func("argMax", _func("tuple", val()), order)
+            return [_func("tupleElement", arg_max, exp.Literal.number(1))]
+        if only_if is not None:  # arg_max_null skips rows whose ordering key is NULL
+            order = exp.Case(ifs=[exp.If(this=_p(only_if.copy()), true=order)])
         return [_func("arg_max_null", val(), order)]
     if agg is Aggregation.UNIQUE_COUNT:
         if dialect == "clickhouse":

@@ -186,8 +186,10 @@ def _many_template(
         v = None
         if m.aggregation is not Aggregation.COUNT:
             vt = m.value_type()
-            v = when(compiled(m.value, Kind.VALUE, dialect, vt)[0])  # type: ignore[arg-type]
-        aggs = aggregates(m.aggregation, v, dialect, bucket_floor, wide)
+            v = compiled(m.value, Kind.VALUE, dialect, vt)[0]  # type: ignore[arg-type]
+            if m.aggregation is not Aggregation.LATEST:  # latest takes `cond` itself (see aggregates)
+                v = when(v)
+        aggs = aggregates(m.aggregation, v, dialect, bucket_floor, wide, only_if=cond)
         columns.append(exp.alias_(n, f"n{i}"))
         columns += [exp.alias_(a, f"m{i}_a{j}") for j, a in enumerate(aggs)]
         n_aggs.append(len(aggs))
