@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import os
 import platform
+import shutil
 import statistics
 import tempfile
 import time
@@ -298,4 +299,5 @@ def run(sizes: Sequence[int], engines: Sequence[str], workload_names: Sequence[s
         del events
         gc.collect()
         result["sizes"][str(n)] = size
+    shutil.rmtree(workdir, ignore_errors=True)  # the DuckDB stores (~210 MB per million events)
     return result
