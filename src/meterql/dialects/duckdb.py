@@ -101,6 +101,9 @@ class DuckDB(Dialect):
 
     def _month_floor(self, x: exp.Expression) -> exp.Expression:
         lo, hi = self._MONTH_FAST_RANGE
+        column = self.integral_column(x)
+        if column is not None:  # stored ts: always 1900-2261 (values.py), inside the fast range
+            return cast(fn("epoch_ms", fn("date_trunc", string("month"), fn("epoch_ms", column))), "HUGEINT")
         generic = super()._month_floor(x.copy())
 
         def body(i: exp.Expression) -> exp.Expression:
