@@ -15,7 +15,7 @@ from strategies import expressions  # tests/strategies.py (well-typed expression
 import meterql
 from meterql import ast
 from meterql.ast import Kind, Type
-from meterql.check import _analyze, check, parse
+from meterql.checker import _analyze, check, parse
 from meterql.diagnostics import Diagnostic, ExpressionError, Limits, Severity
 from meterql.functions import REGISTRY
 
@@ -339,7 +339,7 @@ def test_bad_arguments_are_diagnostics():
 
 
 def test_internal_errors_become_a_diagnostic(monkeypatch):
-    check_module = importlib.import_module("meterql.check")  # `meterql.check` is also the function
+    check_module = importlib.import_module("meterql.checker")  # `meterql.checker` is also the function
 
     def boom(self, node, target, strict, why):
         raise RuntimeError("simulated bug")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from meterql.compile import compile_sql
+from meterql.compiler import compile_sql
 from meterql.functions import REGISTRY
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -19,12 +19,12 @@ from hypothesis import strategies as st
 
 from conftest import load_events, new_chdb_database, run_expression
 from meterql.ast import Type
-from meterql.check import parse
-from meterql.compile import compile_tree, render
+from meterql.checker import parse
+from meterql.compiler import compile_tree, render
 from meterql.diagnostics import ExpressionError
 from meterql.dialects import is_overflow_error
 from meterql.errors import NumericOverflow
-from meterql.evaluate import as_string, evaluate_tree
+from meterql.evaluator import as_string, evaluate_tree
 from meterql.functions import REGISTRY
 from meterql.values import normalize_event
 from strategies import expressions, make_events

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from meterql import diagnostics
 from meterql.ast import Kind
-from meterql.check import check, parse
+from meterql.checker import check, parse
 from meterql.cli import main
 from meterql.diagnostics import Diagnostic, ExpressionError, Limits, render
 

@@ -23,7 +23,7 @@ from meterql.ast import (
     UnaryOp,
 )
 from meterql.errors import NumericOverflow
-from meterql.evaluate import evaluate_tree, floor_ms, like
+from meterql.evaluator import evaluate_tree, floor_ms, like
 from meterql.functions import REGISTRY
 from meterql.values import normalize_event
 
@@ -576,7 +576,7 @@ def test_deep_tree_is_not_recursive():
     ],
 )
 def test_through_the_checker(text, kind, expected):
-    from meterql.evaluate import evaluate
+    from meterql.evaluator import evaluate
 
     got = evaluate(text, EVENT, kind)
     assert got == expected and type(got) is type(expected)
@@ -584,12 +584,12 @@ def test_through_the_checker(text, kind, expected):
 
 def test_public_evaluate_entry_point():
     import meterql
-    import meterql.check  # noqa: F401 — a submodule import must not shadow the public functions
-    import meterql.evaluate  # noqa: F401
-    import meterql.parse  # noqa: F401
+    import meterql.checker  # noqa: F401 — a submodule import must not shadow the public functions
+    import meterql.evaluator  # noqa: F401
+    import meterql.parser  # noqa: F401
 
     assert meterql.evaluate("tokens * 2", EVENT) == 2400
-    assert meterql.evaluate("tokens * 2", EVENT) == 2400  # twice: the first call imports evaluate.py
+    assert meterql.evaluate("tokens * 2", EVENT) == 2400  # twice: the first call imports evaluator.py
     assert meterql.check("tokens > 1") == [] and meterql.parse("tokens").type is Type.NUMBER
     with pytest.raises(NumericOverflow):
         meterql.evaluate("big + 1", EVENT)

@@ -14,7 +14,7 @@ from lark.parsers.lalr_analysis import LALR_Analyzer
 from meterql import ast
 from meterql.ast import Kind
 from meterql.diagnostics import Limits
-from meterql.parse import Invalid, grammar_text, parse_tree, parser
+from meterql.parser import Invalid, grammar_text, parse_tree, parser
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -340,7 +340,7 @@ def test_installed_layout_reads_the_grammar_from_the_package(tmp_path):
     marker = "// packaged copy\n"
     (pkg / "meterql.lark").write_text(grammar_text() + marker, encoding="utf-8")
     code = (
-        "from meterql.parse import grammar_text, parser\n"
+        "from meterql.parser import grammar_text, parser\n"
         "assert grammar_text().endswith('// packaged copy\\n')\n"
         "print(type(parser().parse('a + 1', start='value')).__name__)\n"
     )

@@ -14,12 +14,12 @@ from sqlglot import exp
 from conftest import load_events, new_chdb_database, new_duckdb, run_expression
 from meterql import ast
 from meterql.ast import BinaryOp, Type, UnaryOp
-from meterql.check import parse
-from meterql.compile import compile_sql, compile_tree, render
+from meterql.checker import parse
+from meterql.compiler import compile_sql, compile_tree, render
 from meterql.diagnostics import ExpressionError
 from meterql.dialects import OVERFLOW_MARKER, is_overflow_error
 from meterql.errors import NumericOverflow
-from meterql.evaluate import evaluate_tree
+from meterql.evaluator import evaluate_tree
 from meterql.values import normalize_event
 
 DIALECTS = ("duckdb", "clickhouse")
@@ -217,7 +217,7 @@ def test_backslashes_and_quotes_round_trip(eng):
 def test_like_hostile_patterns(eng):
     # C and D disagree on `\a` and both raise on a trailing backslash: patterns are normalised.
     subjects = ["a%b", "a_b", "axb", "a\\b", "a\nb", "ünï", "x\\", "", "%", "ab"]
-    from meterql.evaluate import like
+    from meterql.evaluator import like
 
     for pattern in ["a\\%b", "a\\_b", "a_b", "a%", "%\\\\%", "a\\b", "_\n_", "___", "x\\", "\\a%", "%", "", "%%", "ü__"]:
         quoted = "'" + pattern.replace("'", "''") + "'"

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from sqlglot import exp
 
 from conftest import load_events, new_chdb_database, run_expression
-from meterql.check import parse
-from meterql.compile import compile_tree, render
+from meterql.checker import parse
+from meterql.compiler import compile_tree, render
 from meterql.diagnostics import ExpressionError
 from meterql.values import normalize_event
 from strategies import expressions

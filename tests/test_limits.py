@@ -11,9 +11,9 @@ import time
 import pytest
 
 from meterql.ast import Kind
-from meterql.check import _analyze, check, parse
+from meterql.checker import _analyze, check, parse
 from meterql.diagnostics import ExpressionError, Limits
-from meterql.parse import parse_tree, parser
+from meterql.parser import parse_tree, parser
 
 BOUND = 0.050  # seconds, SPEC §7
 

@@ -13,9 +13,9 @@ from decimal import Decimal
 import pytest
 
 from conftest import load_events, new_chdb_database, run_expression
-from meterql.check import parse
-from meterql.compile import compile_tree, render
-from meterql.evaluate import evaluate_tree
+from meterql.checker import parse
+from meterql.compiler import compile_tree, render
+from meterql.evaluator import evaluate_tree
 from meterql.values import normalize_event
 
 ARITH = ["+", "-", "*", "/", "%"]

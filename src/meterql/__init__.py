@@ -1,6 +1,6 @@
 """meterql: usage metering for billing backends.
 
-    grammar/meterql.lark → parse → check (diagnostics) → compile (sqlglot) → dialects
+    grammar/meterql.lark → parser → checker (diagnostics) → compiler (sqlglot) → dialects
     → engines (DuckDB, ClickHouse) → summary / price
 
 Public names are imported lazily so that `import meterql` stays cheap (no DuckDB, chdb or
@@ -10,8 +10,6 @@ Lark parser construction until first use).
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -43,21 +41,9 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-# `check`, `compile` and `evaluate` are public functions *and* submodules (check.py, compile.py,
-# evaluate.py). Importing a submodule makes the import system run `setattr(meterql, name, module)`,
-# which would replace the public function `meterql.check(...)` by the module after its first use.
-# The public API wins: such a setattr is ignored (`from meterql.check import parse` still works).
-_SHADOWED = frozenset({"check", "compile", "evaluate", "parse"})
-
-
-class _Package(types.ModuleType):
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _SHADOWED and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
+# The verbs `check`, `parse`, `compile`, `evaluate` are functions here; the stages that implement
+# them are the modules checker, parser, compiler, evaluator — never the same name, so importing a
+# stage can never replace a public function on this package.
 
 
 def __getattr__(name: str) -> Any:

@@ -16,7 +16,7 @@ def check(
     limits: Any = None,
 ) -> list:
     """Diagnostics for `text` (empty when it is valid). Never raises, whatever the input."""
-    from .check import check as _check
+    from .checker import check as _check
 
     return _check(text, kind, schema, expect=expect, limits=limits)
 
@@ -30,20 +30,20 @@ def parse(
     limits: Any = None,
 ) -> Expression:
     """The typed expression tree; raises `ExpressionError` with every diagnostic."""
-    from .check import parse as _parse
+    from .checker import parse as _parse
 
     return _parse(text, kind, schema=schema, expect=expect, limits=limits)
 
 
 def compile(text: str, kind: str | Kind = "filter", dialect: str = "duckdb") -> str:  # noqa: A001
     """The SQL of one expression over the event store's columns, for `duckdb` or `clickhouse`."""
-    from .compile import compile_sql
+    from .compiler import compile_sql
 
     return compile_sql(text, kind, dialect)
 
 
 def evaluate(text: str, event: Mapping[str, Any], kind: str | Kind = "value") -> Any:
     """The reference evaluator: the value of `text` on one event dict (Decimal, str, bool or None)."""
-    from .evaluate import evaluate as _evaluate
+    from .evaluator import evaluate as _evaluate
 
     return _evaluate(text, event, kind)

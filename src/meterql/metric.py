@@ -136,14 +136,14 @@ class Metric:
         """The typed value tree; None for `count` (which counts events, whatever `value` says)."""
         if self.aggregation is Aggregation.COUNT or not self.value:
             return None
-        from .check import parse
+        from .checker import parse
 
         return parse(self.value, Kind.VALUE, expect=self.value_type())
 
     def filter_expression(self) -> Expression | None:
         if not self.filter:
             return None
-        from .check import parse
+        from .checker import parse
 
         return parse(self.filter, Kind.FILTER)
 

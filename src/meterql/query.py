@@ -3,7 +3,7 @@ exact Python step that turns its rows into `AggRow`s.
 
 Consumes: a checked `Metric`, a `Window` (subject, period bounds and flags, granularity,
 dimension expressions, an optional extra filter), a dialect (`duckdb` | `clickhouse`) and the
-event table (an `exp.Table`). Expressions are compiled by `meterql.compile.compile_tree`.
+event table (an `exp.Table`). Expressions are compiled by `meterql.compiler.compile_tree`.
 Produces: a `Plan` — the sqlglot SELECT (built and rendered once per metric and request shape,
 then cached: the subject, bounds and event name are bound parameters `subject`, `start`, `end`,
 `event_name`) and `finish(rows) -> list[AggRow]`. Several metrics in one scan: `query_many.py`.
@@ -145,8 +145,8 @@ def py_floor(ms: int, granularity: str) -> int:
 
 @functools.lru_cache(maxsize=1024)
 def _compile(source: str, kind: Kind, expect: Type | None, as_type: Type | None, dialect: str) -> tuple[exp.Expression, Type]:
-    from .check import parse
-    from .compile import compile_tree
+    from .checker import parse
+    from .compiler import compile_tree
 
     expr: Expression = parse(source, kind, expect=expect) if expect is not None else parse(source, kind)
     return compile_tree(expr, dialect, as_type=as_type), expr.type

@@ -66,7 +66,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from . import numbers
 from .ast import Expression, Kind, Node, Type
 from .errors import InvalidSpec
-from .evaluate import MS_DAY, MS_HOUR, MS_WEEK, as_string, evaluate_tree, floor_ms
+from .evaluator import MS_DAY, MS_HOUR, MS_WEEK, as_string, evaluate_tree, floor_ms
 from .values import InvalidEvent, StoredEvent, normalize_event
 
 AGGREGATIONS = ("count", "sum", "min", "max", "avg", "unique_count", "latest", "weighted_sum")
@@ -119,7 +119,7 @@ def _tree(expr: str | Expression | Node | None, kind: Kind, expect: Type | None 
         return expr.tree
     if isinstance(expr, Node):
         return expr
-    from .check import parse  # lazy: builds the Lark parser
+    from .checker import parse  # lazy: builds the Lark parser
 
     return parse(expr, kind, expect=expect).tree
 

@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..compile import compile_sql
+    from ..compiler import compile_sql
     from ..diagnostics import ExpressionError
 
     dialects = ("duckdb", "clickhouse") if args.dialect == "all" else (args.dialect,)

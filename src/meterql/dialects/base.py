@@ -1,6 +1,6 @@
 """What every SQL dialect provides to the compiler, and the sqlglot node builders they share.
 
-Consumes: already-compiled sqlglot children (from `meterql.compile`) and small trusted values
+Consumes: already-compiled sqlglot children (from `meterql.compiler`) and small trusted values
 (Decimal literals, property keys, registry function names).
 Produces: sqlglot expressions for one operation of the typed tree (SPEC §2/§3 semantics).
 Guarantees:
@@ -48,11 +48,11 @@ _RE2_SPECIAL = frozenset("\\.+*?()|[]{}^$")
 
 class CompileError(Exception):
     """A typed tree the compiler cannot translate (a checker/compiler bug, never user input).
-    `meterql.compile` turns it into an `ExpressionError` with code E008."""
+    `meterql.compiler` turns it into an `ExpressionError` with code E008."""
 
 
 def like_to_regex(pattern: str) -> str:
-    """A LIKE pattern (SPEC §2; rules of `meterql.evaluate.like`) as an anchored RE2 regex.
+    """A LIKE pattern (SPEC §2; rules of `meterql.evaluator.like`) as an anchored RE2 regex.
 
     `%` → any run (also newlines: `(?s)`), `_` → one code point, backslash makes the next
     character literal (`\\a` is `a`), a trailing lone backslash is a literal backslash."""
@@ -312,7 +312,7 @@ class Dialect:
 
     def normalise_like_pattern(self, p: exp.Expression) -> exp.Expression:
         """A run-time pattern reduced to the escapes both engines agree on (`\\%`, `\\_`, `\\\\`):
-        `\\a` → `a`; a trailing lone backslash → `\\\\` (see `meterql.evaluate` docstring)."""
+        `\\a` → `a`; a trailing lone backslash → `\\\\` (see `meterql.evaluator` docstring)."""
 
         def body(v: exp.Expression) -> exp.Expression:
             odd_tail = fn(self.REGEX_MATCH_ANY, v, string(r"(^|[^\\])(\\\\)*\\$"))

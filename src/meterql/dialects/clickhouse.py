@@ -1,6 +1,6 @@
 """ClickHouse translation of the typed tree (the overrides of `base.Dialect`).
 
-Consumes: compiled children from `meterql.compile`. Produces: ClickHouse sqlglot nodes.
+Consumes: compiled children from `meterql.compiler`. Produces: ClickHouse sqlglot nodes.
 Guarantees (checked on ClickHouse 26.9 through chdb by the differential and hazard tests):
 - NUMBER is `Decimal(76,12)` (Decimal256). ClickHouse decimal arithmetic does not detect overflow
   (HAZARDS: Decimal128 wraps silently), so every arithmetic result, property read, rounding and

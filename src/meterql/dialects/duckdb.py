@@ -1,6 +1,6 @@
 """DuckDB translation of the typed tree (the overrides of `base.Dialect`) and `install(con)`.
 
-Consumes: compiled children from `meterql.compile`. Produces: DuckDB sqlglot nodes.
+Consumes: compiled children from `meterql.compiler`. Produces: DuckDB sqlglot nodes.
 Guarantees (each checked on DuckDB 2.0 by tests/test_hazards_expr.py and the differential test):
 - NUMBER is `DECIMAL(38,12)`: it holds exactly |x| < 10^26, and DuckDB itself raises on overflow
   of `+`, `-` and casts (messages in `OVERFLOW_PATTERNS`), so no explicit range checks are needed.

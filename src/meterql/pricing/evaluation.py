@@ -115,7 +115,7 @@ def _request(
     check_lookback: bool = True,
 ) -> _Request:
     from ..ast import Kind, Type
-    from ..check import parse
+    from ..checker import parse
 
     start = to_millis(timeframe_start, "timeframe_start")
     end = to_millis(timeframe_end, "timeframe_end")

@@ -365,7 +365,7 @@ def _matrix(cfg: Mapping[str, Any], where: str) -> MatrixModel:
 def _validate_expressions(texts: Iterable[str], where: str) -> None:
     """Dimensions are grouping-key expressions: report a bad one when the price is read."""
     from ..ast import Kind
-    from ..check import parse
+    from ..checker import parse
 
     for i, text in enumerate(texts):
         parse(text, Kind.GROUPING_KEY)  # raises ExpressionError with the diagnostics

@@ -37,7 +37,7 @@ from . import ast
 from .ast import ARITHMETIC, COMPARISONS, LOGICAL, Expression, Kind, Node, Type, UnaryOp
 from .diagnostics import DEFAULT_LIMITS, Diagnostic, ExpressionError, Limits, Severity
 from .functions import REGISTRY, Function, Ret
-from .parse import Invalid, parse_tree
+from .parser import Invalid, parse_tree
 
 _FIELD_TYPES = {
     ast.FieldName.TIMESTAMP_MILLIS: Type.NUMBER,

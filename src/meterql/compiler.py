@@ -1,6 +1,6 @@
 """Compile: typed expression tree → one sqlglot expression over the event-store columns.
 
-Consumes: a *typed* tree from `meterql.check.parse` (`ast.Expression` or its root `ast.Node`) and a
+Consumes: a *typed* tree from `meterql.checker.parse` (`ast.Expression` or its root `ast.Node`) and a
 dialect name (`"duckdb"` | `"clickhouse"`).
 Produces: `compile_tree(tree, dialect, *, as_type=None) -> sqlglot.exp.Expression` over the
 columns `ts`, `event_name`, `subject_id`, `ps`, `pn`, `pb` of DESIGN.md, and
@@ -9,7 +9,7 @@ columns `ts`, `event_name`, `subject_id`, `ps`, `pn`, `pb` of DESIGN.md, and
 it: deep compiled trees need more than Python's default recursion limit in sqlglot's generator
 (45 nested divisions on ClickHouse did), and `render` provides it, temporarily.
 Guarantees:
-- the semantics of SPEC §2/§3 and of the reference evaluator (`meterql.evaluate`), value for
+- the semantics of SPEC §2/§3 and of the reference evaluator (`meterql.evaluator`), value for
   value, on both engines (tests/test_differential.py holds them to it);
 - one dialect-neutral driver: the walk below knows the language, `meterql.dialects.*` knows the
   engines; every sqlglot node is built in `meterql.dialects`;
@@ -18,7 +18,7 @@ Guarantees:
   mapped through trusted tables; an unknown node or function raises at compile time;
 - the rendered SQL is produced once per dialect with `expr.sql(dialect=...)`, never re-transpiled.
 
-Type conversions the checker leaves to the backends (check.py docstring): a NUMBER or BOOLEAN
+Type conversions the checker leaves to the backends (checker.py docstring): a NUMBER or BOOLEAN
 argument in a STRING parameter (concat, lower, upper, length, LIKE, to_string) becomes its
 canonical text; `null` (Type.NULL) becomes a NULL of the type its position needs.
 """
@@ -291,7 +291,7 @@ def render(expr: exp.Expression, dialect: str) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _compile_sql(text: str, kind: Kind, dialect: str, as_type: Type | None) -> str:
-    from .check import parse
+    from .checker import parse
 
     expression = parse(text, kind)
     return render(compile_tree(expression, dialect, as_type=as_type), dialect)

@@ -478,7 +478,7 @@ def evaluate(text: str, event: Mapping[str, Any] | StoredEvent, kind: str = "val
     `event` is an event dict (SPEC §1: `event_id`, `subject_id`, `event_name`, `timestamp`,
     `properties`). For convenience a dict with no `properties` key is read as flat: its keys other
     than the reserved event fields are the properties (`evaluate("tokens * 2", {"tokens": 3})`)."""
-    from .check import parse  # lazy: the checker builds the Lark parser
+    from .checker import parse  # lazy: the checker builds the Lark parser
 
     if isinstance(event, Mapping) and "properties" not in event:
         flat = {k: v for k, v in event.items() if k not in _EVENT_FIELDS}
