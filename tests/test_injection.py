@@ -38,7 +38,7 @@ ALLOWED_FUNCTIONS = {
     "abs", "round", "ceil", "floor", "trunc", "nullif", "nullIf", "least", "greatest", "concat",
     "coalesce", "lower", "upper", "translate", "length", "lengthUTF8", "match", "regexp_full_match",
     "regexp_matches", "regexp_replace", "replaceRegexpOne", "replaceRegexpAll", "intDiv", "divide",
-    "meterql_div", "epoch_ms", "date_trunc",
+    "meterql_div", "epoch_ms", "date_trunc", "toDecimal128",
 }
 
 

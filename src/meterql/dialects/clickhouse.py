@@ -27,7 +27,7 @@ from decimal import Decimal
 from sqlglot import exp
 
 from ..numbers import SCALE, canonical
-from .base import LIMIT_TEXT, OVERFLOW_MARKER, Dialect, binop, fn, integer, paren, string
+from .base import LIMIT_TEXT, OVERFLOW_MARKER, Dialect, binop, case, col, fn, integer, paren, string, subscript
 
 NUMBER_TYPE = "Nullable(Decimal(76, 12))"
 _TYPES = {"number": NUMBER_TYPE, "string": "Nullable(String)", "boolean": "Nullable(Bool)"}
@@ -77,6 +77,16 @@ class ClickHouse(Dialect):
 
     def to_decimal(self, e: exp.Expression) -> exp.Expression:
         return dec(e)
+
+    def read_number(self, key: str) -> exp.Expression:
+        # Decimal128 at scale 12 holds exactly |x| < 10^26, so toDecimal128 of the stored text
+        # fails natively on an out-of-range property ("Decimal value is too big") — 40% cheaper
+        # than a throwIf check per row (benchmarked: 535 → 312 ms per 2M reads, = hand-written).
+        # But on a Nullable(String) argument that error turns into a silent NULL, so the argument
+        # is made non-NULL ('0') and a missing key is restored to NULL by the CASE.
+        raw = subscript(col("pn"), string(key))
+        parsed = dec(fn("toDecimal128", fn("ifNull", raw, string("0")), integer(SCALE)))
+        return case([(exp.Is(this=raw.copy(), expression=exp.Null()), exp.Null())], parsed)
 
     def check_range(self, e: exp.Expression) -> exp.Expression:
         def body(v: exp.Expression) -> exp.Expression:

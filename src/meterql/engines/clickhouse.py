@@ -101,10 +101,12 @@ def translate(exc: Exception) -> Exception:
     """A clickhouse-connect / chdb exception as a meterql error."""
     from clickhouse_connect.driver import exceptions as cx
 
+    from ..dialects import is_overflow_error
+
     text = str(exc)
     first = " ".join(text.split())[:300]
     code = _ch_code(text)
-    if "meterql: numeric overflow" in text or code == 407 or "DECIMAL_OVERFLOW" in text:
+    if code == 407 or is_overflow_error(text, "clickhouse"):  # the dialect's overflow messages
         return NumericOverflow(f"numeric overflow: a value reached 10^26 in magnitude ({first})")
     if isinstance(exc, (cx.OperationalError, cx.StreamCompleteException, ConnectionError, TimeoutError)):
         return TransportError(f"ClickHouse transport failed: {first}")
