@@ -20,31 +20,20 @@ Guarantees (checked on ClickHouse 26.9 through chdb by the differential and haza
 
 from __future__ import annotations
 
-import functools
 
 from decimal import Decimal
 
 from sqlglot import exp
 
 from ..numbers import SCALE, canonical
-from .base import LIMIT_TEXT, OVERFLOW_MARKER, Dialect, binop, case, col, fn, integer, paren, string, subscript
+from .base import LIMIT_TEXT, OVERFLOW_MARKER, Dialect, binop, case, cast_to, col, fn, integer, paren, string, subscript
 
 NUMBER_TYPE = "Nullable(Decimal(76, 12))"
 _TYPES = {"number": NUMBER_TYPE, "string": "Nullable(String)", "boolean": "Nullable(Bool)"}
 
 
-@functools.lru_cache(maxsize=None)
-def _dtype_proto(text: str) -> exp.DataType:
-    return exp.DataType.build(text, dialect="clickhouse")  # trusted constant type text only
-
-
-def _dtype(text: str) -> exp.DataType:
-    # DataType.build runs sqlglot's parser: ~30% of a compile when done per CAST. Build once.
-    return _dtype_proto(text).copy()
-
-
 def cast(e: exp.Expression, type_text: str) -> exp.Expression:
-    return exp.Cast(this=paren(e), to=_dtype(type_text))
+    return cast_to(e, type_text, "clickhouse")
 
 
 def dec(e: exp.Expression, scale: int = SCALE) -> exp.Expression:

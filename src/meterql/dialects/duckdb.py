@@ -31,7 +31,6 @@ hour floor 0.5–0.7 s, month floor 1–2 s. ClickHouse (chdb) for comparison: r
 
 from __future__ import annotations
 
-import functools
 
 from decimal import Decimal
 from typing import Any
@@ -39,7 +38,7 @@ from typing import Any
 from sqlglot import exp
 
 from ..numbers import QUANTUM, SCALE, canonical
-from .base import OVERFLOW_MARKER, Dialect, binop, case, fn, integer, paren, string, subscript
+from .base import OVERFLOW_MARKER, Dialect, binop, case, cast_to, fn, integer, paren, string, subscript
 
 NUMBER_TYPE = "DECIMAL(38, 12)"
 _TYPES = {"number": NUMBER_TYPE, "string": "VARCHAR", "boolean": "BOOLEAN"}
@@ -57,18 +56,8 @@ def _literal(e: exp.Expression) -> Decimal | None:
     return None
 
 
-@functools.lru_cache(maxsize=None)
-def _dtype_proto(text: str) -> exp.DataType:
-    return exp.DataType.build(text, dialect="duckdb")  # trusted constant type text only
-
-
-def _dtype(text: str) -> exp.DataType:
-    # DataType.build runs sqlglot's parser: ~30% of a compile when done per CAST. Build once.
-    return _dtype_proto(text).copy()
-
-
 def cast(e: exp.Expression, type_text: str) -> exp.Expression:
-    return exp.Cast(this=paren(e), to=_dtype(type_text))
+    return cast_to(e, type_text, "duckdb")
 
 
 class DuckDB(Dialect):
