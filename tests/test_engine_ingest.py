@@ -54,7 +54,7 @@ def test_duplicates_within_a_call_and_across_calls_first_write_wins(engine):  # 
     assert (r1.inserted, r1.duplicates) == (2, 1)
     # re-send with another timestamp and other properties: nothing changes
     r2 = engine.ingest([ev("a", ts=T0 + 5, v=1000), ev("b", ts=T0 - H, v=1000), ev("c", v=5)])
-    assert (r2.inserted, r2.duplicates, r2.rejected) == (1, 2, ())
+    assert (r2.inserted, r2.duplicates, r2.rejected) == (1, 2, [])
     assert value(engine, SUM) == Decimal(16)  # 1 + 10 + 5
     assert value(engine, COUNT, T0 - H, T0) is None  # 'b' did not move to the earlier hour
     assert engine.count_events() == 3

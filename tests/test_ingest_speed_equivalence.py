@@ -191,7 +191,7 @@ def model_ingest(batches_of_events, stored: dict):
             else:
                 stored[e.event_id] = e
                 inserted += 1
-        reports.append((inserted, duplicates, tuple(rejected)))
+        reports.append((inserted, duplicates, list(rejected)))
     return reports
 
 
@@ -243,7 +243,7 @@ def test_reingest_after_the_store_holds_everything_changes_nothing(engine):  # n
     shifted = [dict(e, timestamp=e["timestamp"] + 1, properties={"x": 1}) for e in events]
     r2 = engine.ingest(shifted[::-1], batch_size=250)
     assert (r1.inserted, r1.duplicates) == (1200, 0)
-    assert (r2.inserted, r2.duplicates, r2.rejected) == (0, 1200, ())
+    assert (r2.inserted, r2.duplicates, r2.rejected) == (0, 1200, [])
     assert stored_rows(engine) == before
 
 
@@ -321,7 +321,7 @@ def test_large_batches_mixing_stored_and_new_ids(engine):  # noqa: F811
     new = [dict(e, event_id=e["event_id"] + "n") for e in generate(2500, seed=32)]
     mixed = [x for pair in zip(resent, new) for x in pair]  # interleaved
     r = engine.ingest(mixed, batch_size=2400)
-    assert (r.inserted, r.duplicates, r.rejected) == (2500, 2500, ())
+    assert (r.inserted, r.duplicates, r.rejected) == (2500, 2500, [])
     after = stored_rows(engine)
     assert len(after) == 7500 and all(after[k] == v for k, v in before.items())
     assert all(after[e["event_id"]][2] == e["timestamp"] for e in new)

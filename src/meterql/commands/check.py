@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 NAME = "check"
 HELP = "validate an expression (filter, grouping key or value) and show its diagnostics"
@@ -19,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("expression", metavar="EXPR", help="the expression, e.g. \"region = 'eu'\"")
     parser.add_argument("--kind", choices=("filter", "grouping_key", "value"), default="filter",
                         help="what the expression is for (default: filter)")  # fmt: skip
-    parser.add_argument("--schema", metavar="FILE.json", help='declared property types: {"tokens": "number", …}')
+    parser.add_argument("--schema", metavar="FILE.json",
+                        help='declared property types, a JSON object: {"tokens": "number", "region": "string"}')
     parser.add_argument("--json", action="store_true", help="print the diagnostics as a JSON list")
 
 
@@ -27,14 +27,9 @@ def run(args: argparse.Namespace) -> int:
     from ..checker import check
     from ..diagnostics import render
 
-    schema = None
-    if args.schema:
-        try:
-            with open(args.schema, encoding="utf-8") as f:
-                schema = json.load(f)
-        except (OSError, ValueError) as exc:
-            print(f"error: cannot read schema {args.schema}: {exc}", file=sys.stderr)
-            return 2
+    from ._common import load_json
+
+    schema = load_json(args.schema, "schema") if args.schema else None
     diagnostics = check(args.expression, args.kind, schema)
     if args.json:
         print(json.dumps([d.to_dict() for d in diagnostics], ensure_ascii=True, indent=2))

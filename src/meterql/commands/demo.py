@@ -10,7 +10,7 @@ import argparse
 import json
 import time
 
-from ._common import Progress, add_db_argument, table
+from ._common import Progress, add_db_argument, positive_int, table
 
 NAME = "demo"
 HELP = "create a local DuckDB file with synthetic usage and print a few summaries"
@@ -19,7 +19,10 @@ DEFAULT_DB = "duckdb:///meterql-demo.duckdb"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_db_argument(p, f"event store URL (default: {DEFAULT_DB})")
-    p.add_argument("--events", type=int, default=60_000, help="synthetic events to generate (default 60,000)")
+    p.add_argument("--events", type=positive_int, default=60_000, metavar="N",
+                   help="synthetic events to generate (default 60,000)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar on stderr (default: when stderr is a terminal)")
 
 
 def _show(title: str, rows, dims=()) -> None:
@@ -27,9 +30,8 @@ def _show(title: str, rows, dims=()) -> None:
     body = []
     for r in rows:
         p = r.period.to_dict()
-        body.append([p["start"], p["end"], *[v if v is not None else "∅" for _, v in r.dimension_coordinates],
-                     r.value if r.value is not None else "null"])
-    print(table(body, ["start", "end", *dims, "value"]))
+        body.append([p["start"], p["end"], *(v for _, v in r.dimension_coordinates), r.value])
+    print(table(body, ["start", "end", *dims, "value"], right=1))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,9 +43,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"meterql demo: event store {url}")
     with meterql.connect(url) as engine:
         t = time.perf_counter()
-        progress = Progress(None)
-        report = engine.ingest(demo.generate(args.events), progress=progress)
-        progress.done()
+        progress = Progress(None, args.progress, total_events=args.events)
+        try:
+            report = engine.ingest(progress.wrap(demo.generate(args.events)), progress=progress)
+        finally:
+            progress.done()
         secs = time.perf_counter() - t
         print(f"ingested {args.events:,} synthetic events in {secs:.1f} s: {report.inserted:,} new, "
               f"{report.duplicates:,} already stored (same ids: idempotent), {len(report.rejected)} rejected; "

@@ -1,7 +1,12 @@
 """`meterql ingest FILE.jsonl`: validate and store events, one JSON object per line.
 
-Numbers are decoded exactly (`Decimal`, never float). A line that is not JSON is rejected with its
-line number and the decoder's reason, like any invalid event; the rest of the file lands.
+The file is read as bytes and each line decoded on its own, so one bad line is one rejection and
+the rest of the file lands: a line that is not UTF-8, not JSON, nested too deeply, or that gives a
+key twice (top level or in `properties`: which value would win?) is rejected with its line number
+and reason, like any invalid event. Numbers are decoded exactly (`Decimal`, never float).
+
+Output: a report (`--json`: `inserted`, `duplicates`, `rejected` as `[{"line", "reason"}]` with
+1-based line numbers, `seconds`, `stored`). Exit status 0, or 3 when any line was rejected.
 """
 
 from __future__ import annotations
@@ -11,9 +16,9 @@ import json
 import os
 import sys
 from decimal import Decimal
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
 
-from ._common import Progress, add_db_argument
+from ._common import Progress, add_db_argument, positive_int, quoted
 
 NAME = "ingest"
 HELP = "store usage events from a JSON-lines file (idempotent by event_id)"
@@ -23,53 +28,102 @@ MAX_REJECTIONS_SHOWN = 20
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE.jsonl", help="events, one JSON object per line ('-' for stdin)")
     add_db_argument(p)
-    p.add_argument("--batch-size", type=int, default=50_000, help="events per insert (default 50,000)")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--batch-size", type=positive_int, default=50_000, metavar="N",
+                   help="events per insert, at least 1 (default 50,000)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON (rejections with 1-based line numbers)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar on stderr (default: when stderr is a terminal)")
 
 
-def read_jsonl(stream: IO[str], progress: Progress | None = None) -> Iterator[object]:
-    """Event dicts, or an `InvalidEvent` for a line that is not a JSON object (keeps indices)."""
+_dups: list[tuple[int, str]] = []  # (id of the object, key) of each duplicate key in the line being decoded
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                _dups.append((id(out), k))
+                break
+            seen.add(k)
+    return out
+
+
+def decode_line(raw: bytes) -> Any:
+    """One JSONL line → the decoded object, or an `InvalidEvent` saying why it cannot be one
+    (the reason names no line: the caller knows where it is)."""
     from ..values import InvalidEvent
 
-    for lineno, line in enumerate(stream, 1):
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return InvalidEvent(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})")
+    if not text.strip():
+        return InvalidEvent("empty line")
+    _dups.clear()
+    try:
+        value = json.loads(text, parse_float=Decimal, object_pairs_hook=_pairs)
+    except json.JSONDecodeError as exc:
+        return InvalidEvent(f"not valid JSON: {exc.msg} at column {exc.colno}")
+    except RecursionError:  # the decoder's own depth guard (~1,000 levels; an event needs 2)
+        return InvalidEvent("nested too deeply to be an event")
+    if _dups:
+        where, key = _dups[0]
+        props = value.get("properties") if isinstance(value, dict) else None
+        if where == id(value):
+            return InvalidEvent(f"the event has the key {quoted(key)} twice")
+        if where == id(props):
+            return InvalidEvent(f"properties has the key {quoted(key)} twice")
+        return InvalidEvent(f"the key {quoted(key)} appears twice in a nested object")
+    return value
+
+
+def read_jsonl(stream: IO[bytes], progress: Progress | None = None) -> Iterator[Any]:
+    """One item per line of a binary stream: an event dict, or an `InvalidEvent` for a line that
+    cannot be one (so item i is line i + 1). A UTF-8 byte order mark at the start is skipped."""
+    for lineno, raw in enumerate(stream, 1):
         if progress is not None:
-            progress.bytes += len(line)
-        if not line.strip():
-            yield InvalidEvent(f"line {lineno} is empty")
-            continue
-        try:
-            yield json.loads(line, parse_float=Decimal)
-        except ValueError as exc:
-            yield InvalidEvent(f"line {lineno} is not valid JSON ({exc})")
+            progress.read(len(raw))
+        if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        yield decode_line(raw)
 
 
 def run(args: argparse.Namespace) -> int:
     import meterql
+    from ..errors import InvalidSpec
 
     progress = Progress(None, args.progress)
     if args.file == "-":
-        stream = sys.stdin
+        stream: IO[bytes] = sys.stdin.buffer
     else:
         try:
-            stream = open(args.file, encoding="utf-8")
+            stream = open(args.file, "rb")
         except OSError as exc:
-            print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
-            return 1
-        progress.total = os.path.getsize(args.file) or None
+            raise InvalidSpec(f"cannot read {args.file}: {exc.strerror or exc}") from None
+        try:
+            progress.total = os.fstat(stream.fileno()).st_size or None
+        except OSError:
+            pass
     with stream, meterql.connect(args.db) as engine:
-        report = engine.ingest(read_jsonl(stream, progress), batch_size=args.batch_size, progress=progress)
-        progress.done()
+        try:
+            report = engine.ingest(read_jsonl(stream, progress), batch_size=args.batch_size, progress=progress)
+        finally:
+            progress.done()
         stored = engine.count_events()
+    rejected = [(index + 1, reason) for index, reason in report.rejected]  # item i is line i + 1
     if args.json:
-        print(json.dumps({**report.to_dict(), "seconds": round(report.seconds, 3), "stored": stored}, indent=2))
+        out = {"inserted": report.inserted, "duplicates": report.duplicates,
+               "rejected": [{"line": line, "reason": reason} for line, reason in rejected],
+               "seconds": round(report.seconds, 3), "stored": stored}
+        print(json.dumps(out, indent=2, ensure_ascii=False))
     else:
         rate = report.total / report.seconds if report.seconds > 0 else 0
-        print(f"inserted {report.inserted:,}, duplicates {report.duplicates:,}, rejected {len(report.rejected):,} "
+        print(f"inserted {report.inserted:,}, duplicates {report.duplicates:,}, rejected {len(rejected):,} "
               f"in {report.seconds:.2f} s ({rate:,.0f} events/s); {stored:,} events stored")
-        for index, reason in report.rejected[:MAX_REJECTIONS_SHOWN]:
-            print(f"  line {index + 1}: {reason}")
-        if len(report.rejected) > MAX_REJECTIONS_SHOWN:
-            print(f"  … and {len(report.rejected) - MAX_REJECTIONS_SHOWN:,} more (use --json for all)")
-    return 0 if not report.rejected else 3
+        for line, reason in rejected[:MAX_REJECTIONS_SHOWN]:
+            print(f"  line {line}: {reason}")
+        if len(rejected) > MAX_REJECTIONS_SHOWN:
+            print(f"  … and {len(rejected) - MAX_REJECTIONS_SHOWN:,} more (use --json for all)")
+    return 0 if not rejected else 3

@@ -46,11 +46,12 @@ SUBJECT_CHARS_PER_QUERY = 300_000
 
 @dataclass(frozen=True, slots=True)
 class IngestReport:
-    """What `ingest` did: counts, and each rejected event's index (in the input) and reason."""
+    """What `ingest` did: counts, and a list of `(index, reason)` for each rejected event, where
+    `index` is the event's 0-based position in the input iterable (`events[index]`)."""
 
     inserted: int
     duplicates: int
-    rejected: tuple[tuple[int, str], ...]
+    rejected: list[tuple[int, str]]
     seconds: float = 0.0
 
     @property
@@ -326,7 +327,7 @@ class Engine(ABC):
                 self._after_ingest()
         if progress is not None:
             progress(index + 1)
-        return IngestReport(writer.inserted, duplicates + writer.duplicates, tuple(rejected), time.perf_counter() - t0)
+        return IngestReport(writer.inserted, duplicates + writer.duplicates, rejected, time.perf_counter() - t0)
 
     # --- queries --------------------------------------------------------------------------------
 
