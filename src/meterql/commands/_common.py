@@ -134,9 +134,12 @@ class Progress:
 
     The reader calls `read(nbytes)` for every item it yields, so the bar moves with the input
     (by bytes when the total size is known, else by events), redrawn at most ~10 times a second
-    whatever the batch size; `ingest`'s per-batch callback (`__call__`) only corrects the count."""
+    whatever the batch size; `ingest`'s per-batch callback (`__call__`) only corrects the count.
+    A timer redraws it twice a second while nothing is read (the last batch being written), and
+    `reading_done()` makes it say so."""
 
     FLUSH_EVERY = 64  # items between updates of the bar (cheap: tqdm redraws on its own clock)
+    TICK = 0.5  # seconds between redraws while the input is not moving
 
     def __init__(self, total_bytes: int | None = None, enabled: bool | None = None,
                  total_events: int | None = None) -> None:
@@ -146,6 +149,8 @@ class Progress:
         self.events = 0
         self._pending = 0
         self._bar: Any = None
+        self._stop: Any = None
+        self._storing = False
 
     def _open(self) -> Any:
         from tqdm import tqdm
@@ -161,8 +166,21 @@ class Progress:
                     secs = d.get("elapsed") or 0
                     rate = f", {outer.events / secs:,.0f} events/s" if secs > 0 else ""
                     d["postfix"] = f"{outer.events:,} events{rate}"
+                if outer._storing:
+                    d["postfix"] = (d.get("postfix") or "") + (", " if d.get("postfix") else "") + "storing"
                 return d
 
+        import threading
+
+        self._stop = threading.Event()
+
+        def tick() -> None:
+            while not self._stop.wait(self.TICK):
+                bar = self._bar
+                if bar is not None:
+                    bar.refresh()
+
+        threading.Thread(target=tick, name="meterql-progress", daemon=True).start()
         if by_bytes:
             return Bar(total=self.total, unit="B", unit_scale=True, unit_divisor=1024, mininterval=0.1,
                        file=sys.stderr, leave=True, dynamic_ncols=True)
@@ -184,11 +202,19 @@ class Progress:
             self._bar.update(self._pending)
             self._pending = 0
 
+    def reading_done(self) -> None:
+        """The input is read; what is left is storing it."""
+        self._storing = True
+        if self.enabled:
+            self._flush()
+            self._bar.refresh()
+
     def wrap(self, items: Iterable[Any]) -> Iterator[Any]:
         """`items`, counting each one as read."""
         for item in items:
             self.read()
             yield item
+        self.reading_done()
 
     def __call__(self, events: int) -> None:
         """`ingest`'s callback after each batch: the number of items read so far."""
@@ -200,9 +226,12 @@ class Progress:
 
     def done(self) -> None:
         if self.enabled:
+            self._storing = False
             self._flush()
-            self._bar.close()
-            self._bar = None
+            if self._stop is not None:
+                self._stop.set()
+            bar, self._bar = self._bar, None
+            bar.close()
 
 
 # --- explain without a store --------------------------------------------------------------------

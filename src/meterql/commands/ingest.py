@@ -88,6 +88,8 @@ def read_jsonl(stream: IO[bytes], progress: Progress | None = None) -> Iterator[
         if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
         yield decode_line(raw)
+    if progress is not None:
+        progress.reading_done()
 
 
 def run(args: argparse.Namespace) -> int:
