@@ -46,7 +46,9 @@ def error_line(exc: BaseException) -> str:
 
     if isinstance(exc, ExpressionError):
         return str(exc)  # rendered diagnostics: each already starts with `error[E…]`
-    text = str(exc).strip() or type(exc).__name__
+    args = getattr(exc, "args", ())
+    text = "; ".join(str(a) for a in args) if len(args) > 1 else str(exc)  # never a tuple's repr
+    text = text.strip() or type(exc).__name__
     while text.lower().startswith("error:"):
         text = text[len("error:"):].lstrip()
     return f"error: {text}"
