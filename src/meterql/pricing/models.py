@@ -48,21 +48,31 @@ def _number(value: Any, where: str, *, minimum: Decimal | None = None, strict_mi
             raise InvalidSpec(f"{where}: not a finite number: {value!r}")
         raw = value
     elif isinstance(value, int) and not isinstance(value, bool):
+        if value.bit_length() > 90:  # ≥ 2^90 > 10^26; no digit string is built for a huge int
+            raise InvalidSpec(f"{where}: out of range (|x| must stay below 10^26): an integer of {value.bit_length()} bits")
         raw = Decimal(value)
     else:
         raise InvalidSpec(f"{where}: not a number: {value!r}")
-    if abs(raw) >= numbers.LIMIT:
-        raise InvalidSpec(f"{where}: out of range (|x| must stay below 10^26): {value!r}")
+    # Range and scale are read from the digits and exponent, with no context arithmetic: "1e999999999"
+    # must not overflow the decimal context, nor "1e-999999999" underflow to a silent 0.
+    if not raw.is_zero() and raw.adjusted() >= 26:
+        raise InvalidSpec(f"{where}: out of range (|x| must stay below 10^26): {_shown(value)}")
     # More than 12 fractional digits would be rounded by the number rules; for money typed by a
     # person that is a mistake to report, not a value to change (as for literals, SPEC §3).
-    exponent = raw.normalize(numbers.CTX).as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -numbers.SCALE:
-        raise InvalidSpec(f"{where}: more than {numbers.SCALE} fractional digits: {value!r}")
+    sign, digits, exponent = raw.as_tuple()
+    trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    if not raw.is_zero() and isinstance(exponent, int) and exponent + trailing_zeros < -numbers.SCALE:
+        raise InvalidSpec(f"{where}: more than {numbers.SCALE} fractional digits: {_shown(value)}")
     d = numbers.quantize(raw)
     if minimum is not None and (d < minimum or (strict_min and d == minimum)):
         relation = "greater than" if strict_min else "at least"
         raise InvalidSpec(f"{where} must be {relation} {numbers.canonical(minimum)}, got {numbers.canonical(d)}")
     return d
+
+
+def _shown(value: Any) -> str:
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= 40 else text[:40] + "…"
 
 
 def _amount(value: Any, where: str) -> Decimal:
