@@ -123,7 +123,7 @@ class Metric:
 
     def __post_init__(self) -> None:
         if not isinstance(self.code, str) or not self.code:
-            raise InvalidSpec(f"metric code must be a non-empty string, got {self.code!r}")
+            raise InvalidSpec(f"metric code must be a non-empty string, not {_json_type(self.code) if self.code else repr(self.code)}")
         try:
             object.__setattr__(self, "aggregation", Aggregation(self.aggregation))
         except ValueError:
@@ -138,9 +138,9 @@ class Metric:
                 ) from None
         p = self.rounding_precision
         if isinstance(p, bool) or not isinstance(p, int) or not -12 <= p <= 12:
-            raise InvalidSpec(f"metric {self.code!r}: rounding_precision must be an integer from -12 to 12, got {p!r}")
+            raise InvalidSpec(f"metric {self.code!r}: rounding_precision must be an integer from -12 to 12, got {_json_type(p) if not isinstance(p, int) or isinstance(p, bool) or abs(p) > 10**6 else p}")
         if not isinstance(self.recurring, bool):
-            raise InvalidSpec(f"metric {self.code!r}: recurring must be true or false, got {self.recurring!r}")
+            raise InvalidSpec(f"metric {self.code!r}: recurring must be true or false, not {_json_type(self.recurring)}")
         if self.recurring and self.aggregation not in RECURRING_AGGREGATIONS:
             raise InvalidSpec(
                 f"metric {self.code!r}: recurring is only allowed for sum, unique_count and weighted_sum, "
@@ -319,7 +319,7 @@ class Period:
             raise InvalidSpec(f"period end {format_ms(e)} is before its start {format_ms(s)}")
         for name, flag in (("inclusive_start", inclusive_start), ("inclusive_end", inclusive_end)):
             if not isinstance(flag, bool):
-                raise InvalidSpec(f"period {name} must be true or false, got {flag!r}")
+                raise InvalidSpec(f"period {name} must be true or false, not {_json_type(flag)}")
         object.__setattr__(self, "start", s)
         object.__setattr__(self, "end", e)
         object.__setattr__(self, "inclusive_start", inclusive_start)
