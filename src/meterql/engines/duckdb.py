@@ -86,8 +86,8 @@ def translate(exc: Exception) -> Exception:
     text = str(exc)
     if isinstance(exc, duckdb.OutOfMemoryException):
         return LimitExceeded(
-            "the query needs more memory than the engine's limit (QueryLimits.max_memory_usage; "
-            f"DuckDB: {text.splitlines()[0][:200]})"
+            "the query passed the engine's memory limit (QueryLimits.max_memory_usage) and was stopped "
+            f"({text.splitlines()[0][:200]})"
         )
     if any(p in text for p in _overflow_patterns()) or "Overflow" in text:
         return NumericOverflow(f"numeric overflow: a value reached 10^26 in magnitude ({text.splitlines()[0][:200]})")
@@ -213,8 +213,8 @@ class DuckDBEngine(Engine):
             except duckdb.Error as exc:
                 if deadline is not None and deadline.fired and isinstance(exc, duckdb.InterruptException):
                     raise LimitExceeded(
-                        f"the query ran longer than the engine's time limit of {seconds:g} s and was stopped "
-                        "(QueryLimits.max_execution_time)"
+                        f"the query passed the engine's time limit (QueryLimits.max_execution_time, {seconds:g} s) "
+                        "and was stopped"
                     ) from None
                 raise translate(exc) from None
             finally:
