@@ -26,6 +26,7 @@ _EXPORTS = {
     "ExpressionError": "meterql.diagnostics",
     "Severity": "meterql.diagnostics",
     "Limits": "meterql.diagnostics",
+    "QueryLimits": "meterql.limits",
     "Kind": "meterql.ast",
     "Type": "meterql.ast",
     "Metric": "meterql.metric",

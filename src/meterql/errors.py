@@ -30,3 +30,12 @@ class EngineError(MeterqlError):
 class TransportError(EngineError):
     """ClickHouse could not be reached or the answer was cut short (refused, timeout, 5xx, a
     truncated stream). No partial result is ever returned."""
+
+
+class TooManyRows(LimitExceeded):
+    """A result has more rows than the limit allows (`QueryLimits.max_rows`, `PriceLimits.max_rows`);
+    `max_rows` is the limit that was passed. The query was stopped at `max_rows + 1` rows."""
+
+    def __init__(self, message: str, max_rows: int) -> None:
+        super().__init__(message)
+        self.max_rows = max_rows

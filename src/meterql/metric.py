@@ -69,6 +69,40 @@ _IGNORED_KEYS = {
 }
 
 
+# The JSON type each field of a metric payload takes (None — JSON null — is "not given" for every
+# one of them); ignored informational keys take anything.
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "code": (str,),
+    "aggregation": (str,),
+    "aggregation_type": (str,),
+    "event_name": (str,),
+    "value": (str,),
+    "filter": (str,),
+    "expression": (str,),
+    "field_name": (str,),
+    "rounding": (str,),
+    "rounding_function": (str,),
+    "weighted_interval": (str,),
+    "rounding_precision": (int,),
+    "recurring": (bool,),
+}
+_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false"}
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    return type(value).__name__
+
+
 def quote_property(key: str) -> str:
     """The expression text that reads property `key` exactly (grammar: `""` escapes `"`)."""
     return '"' + key.replace('"', '""') + '"'
@@ -89,7 +123,7 @@ class Metric:
 
     def __post_init__(self) -> None:
         if not isinstance(self.code, str) or not self.code:
-            raise InvalidSpec(f"metric code must be a non-empty string, got {self.code!r}")
+            raise InvalidSpec(f"metric code must be a non-empty string, not {_json_type(self.code) if self.code else repr(self.code)}")
         try:
             object.__setattr__(self, "aggregation", Aggregation(self.aggregation))
         except ValueError:
@@ -104,9 +138,9 @@ class Metric:
                 ) from None
         p = self.rounding_precision
         if isinstance(p, bool) or not isinstance(p, int) or not -12 <= p <= 12:
-            raise InvalidSpec(f"metric {self.code!r}: rounding_precision must be an integer from -12 to 12, got {p!r}")
+            raise InvalidSpec(f"metric {self.code!r}: rounding_precision must be an integer from -12 to 12, got {_json_type(p) if not isinstance(p, int) or isinstance(p, bool) or abs(p) > 10**6 else p}")
         if not isinstance(self.recurring, bool):
-            raise InvalidSpec(f"metric {self.code!r}: recurring must be true or false, got {self.recurring!r}")
+            raise InvalidSpec(f"metric {self.code!r}: recurring must be true or false, not {_json_type(self.recurring)}")
         if self.recurring and self.aggregation not in RECURRING_AGGREGATIONS:
             raise InvalidSpec(
                 f"metric {self.code!r}: recurring is only allowed for sum, unique_count and weighted_sum, "
@@ -114,6 +148,13 @@ class Metric:
             )
         if self.event_name is not None and (not isinstance(self.event_name, str) or not self.event_name):
             raise InvalidSpec(f"metric {self.code!r}: event_name must be a non-empty string or null")
+        if self.event_name is not None:
+            from .values import MAX_ID_LENGTH, InvalidEvent, _check_text
+
+            try:  # the rule ingest applies to event names (valid Unicode, no NUL, ≤ 1,024 chars)
+                _check_text("event_name", self.event_name, MAX_ID_LENGTH)
+            except InvalidEvent as exc:
+                raise InvalidSpec(f"metric {self.code!r}: {exc.reason}") from None
         for what in ("value", "filter"):
             text = getattr(self, what)
             if text is not None and not isinstance(text, str):
@@ -163,6 +204,12 @@ class Metric:
         unknown = set(data) - _OUR_KEYS - _LAGO_KEYS - _IGNORED_KEYS
         if unknown:
             raise InvalidSpec(f"metric: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+        for key, types in _FIELD_TYPES.items():
+            value = data.get(key)
+            if value is None:
+                continue
+            if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+                raise InvalidSpec(f"metric: {key} must be {_TYPE_NAMES[types[0]]}, not {_json_type(value)}")
         lago = "aggregation_type" in data
         if lago and "aggregation" in data:
             raise InvalidSpec("metric: give 'aggregation' or Lago's 'aggregation_type', not both")
@@ -272,7 +319,7 @@ class Period:
             raise InvalidSpec(f"period end {format_ms(e)} is before its start {format_ms(s)}")
         for name, flag in (("inclusive_start", inclusive_start), ("inclusive_end", inclusive_end)):
             if not isinstance(flag, bool):
-                raise InvalidSpec(f"period {name} must be true or false, got {flag!r}")
+                raise InvalidSpec(f"period {name} must be true or false, not {_json_type(flag)}")
         object.__setattr__(self, "start", s)
         object.__setattr__(self, "end", e)
         object.__setattr__(self, "inclusive_start", inclusive_start)

@@ -372,6 +372,16 @@ def _template(
                     narrow=is_narrow(agg, dialect, wide))
 
 
+def with_row_limit(sql: str, select: exp.Select, max_rows: int | None, separator: str = " ") -> str:
+    """`sql` (the rendering of `select`) with `LIMIT max_rows + 1` when the statement is grouped
+    (an ungrouped one has exactly one row): a result past the row limit is stopped by the engine,
+    and max_rows + 1 rows tell the caller it was passed (`LimitExceeded`, `engines/base.py`).
+    The statements here never end in ORDER BY or LIMIT; the limit needs no order to be exact."""
+    if max_rows is None or select.args.get("group") is None:
+        return sql
+    return f"{sql}{separator}LIMIT {int(max_rows) + 1}"
+
+
 def is_narrow(agg: Aggregation, dialect: str, wide: bool) -> bool:
     """Whether `aggregates` gives the narrow (fast, may-overflow) weighted_sum form."""
     return agg is Aggregation.WEIGHTED_SUM and dialect == "duckdb" and not wide

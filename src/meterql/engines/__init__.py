@@ -8,9 +8,12 @@
     clickhouse://user:password@host:8123/db    a ClickHouse server over HTTP (clickhouses:// = HTTPS)
 
 Query parameters: `database=` (chdb; the database the store lives in, default `meterql` — chdb
-is one server per process, so engines are isolated by database name), and for ClickHouse
-`connect_timeout=`, `send_receive_timeout=`, `max_execution_time=`, `max_memory_usage=`.
-The event store is created on first connect. Errors are `EngineError` / `TransportError`.
+is one server per process, so engines are isolated by database name), for ClickHouse
+`connect_timeout=`, `send_receive_timeout=`, and for every engine the query limits
+(`meterql.limits.QueryLimits`): `max_execution_time=` (seconds), `max_memory_usage=` (bytes),
+`max_rows=`, `max_dimensions=` (`0` disables one). `connect(url, limits=QueryLimits(...))` sets
+them in code; the URL's win over it. The event store is created on first connect. Errors are
+`EngineError` / `TransportError`; a bad URL or limit is `InvalidSpec`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..errors import EngineError, InvalidSpec, TransportError
+from ..limits import DEFAULT_QUERY_LIMITS, QueryLimits
 from .base import Engine, IngestReport, SummaryRow
 
 DEFAULT_URL = "duckdb:///meterql.duckdb"
@@ -49,26 +53,38 @@ def _int_param(q: dict[str, list[str]], name: str, default: int | None) -> int |
         raise InvalidSpec(f"connection parameter {name} must be an integer") from None
 
 
-def connect(url: str | None = None, **options: Any) -> Engine:
-    """An `Engine` for `url` (see the module docstring); `None` means `default_url()`."""
+def connect(url: str | None = None, *, limits: QueryLimits | None = None, **options: Any) -> Engine:
+    """An `Engine` for `url` (see the module docstring); `None` means `default_url()`.
+    `limits`: the engine's `QueryLimits` (default `QueryLimits()`); the URL's query may set them too."""
     url = url or default_url()
-    parts = urlsplit(url)
+    if not isinstance(url, str):
+        raise InvalidSpec(f"a connection URL is a string, not {type(url).__name__}")
+    if limits is None:
+        limits = DEFAULT_QUERY_LIMITS
+    elif not isinstance(limits, QueryLimits):
+        raise InvalidSpec(f"limits must be a meterql.QueryLimits, not {type(limits).__name__}")
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise InvalidSpec(f"not a connection URL: {exc}") from None
     scheme = parts.scheme.lower()
     q = parse_qs(parts.query)
+    limits = limits.with_url_query(q)
     if scheme == "duckdb":
         from .duckdb import DuckDBEngine
 
         if parts.netloc:
             raise InvalidSpec(f"duckdb URLs have no host: use duckdb:///relative/path or duckdb:////absolute/path ({url})")
-        return DuckDBEngine(_path(parts.path), url=url, **options)
+        return DuckDBEngine(_path(parts.path), url=url, limits=limits, **options)
     if scheme in ("chdb", "clickhouse", "clickhouses"):
         import clickhouse_connect
 
         from .clickhouse import ClickHouseEngine
 
-        limits = {
-            "max_execution_time": _int_param(q, "max_execution_time", 30),
-            "max_memory_usage": _int_param(q, "max_memory_usage", 4 * 1024**3),
+        # ClickHouse enforces time and memory itself; 0 is its "no limit".
+        settings = {
+            "max_execution_time": limits.max_execution_time or 0,
+            "max_memory_usage": limits.max_memory_usage or 0,
         }
         if scheme == "chdb":
             if parts.netloc and parts.netloc != "memory":
@@ -104,5 +120,7 @@ def connect(url: str | None = None, **options: Any) -> Engine:
                 if not isinstance(err, TransportError):
                     err = TransportError(f"cannot connect to ClickHouse at {parts.hostname}:{parts.port}: {err}")
                 raise err from None
-        return ClickHouseEngine(client, database, url=url, **limits, **options)
+        engine = ClickHouseEngine(client, database, url=url, **settings, **options)
+        engine.limits = limits
+        return engine
     raise InvalidSpec(f"unsupported URL scheme {parts.scheme!r}: use duckdb://, chdb:// or clickhouse://")

@@ -32,10 +32,11 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from sqlglot import exp
 
 from .. import numbers
-from ..errors import InvalidSpec, NumericOverflow
+from ..errors import InvalidSpec, LimitExceeded, NumericOverflow, TooManyRows
+from ..limits import DEFAULT_QUERY_LIMITS, QueryLimits
 from ..metric import Metric, Period
-from ..query import AggRow, Plan, Window, build_plan
-from ..query_many import SubjectsPlan, build_many_plan, build_subjects_plan, can_share_scan
+from ..query import GRANULARITY_MS, AggRow, Plan, Window, build_plan, with_row_limit
+from ..query_many import ManyPlan, SubjectsPlan, build_many_plan, build_subjects_plan, can_share_scan
 
 DEFAULT_BATCH = 50_000
 # Listed subject ids travel as one bound array; over HTTP ClickHouse reads parameters from the
@@ -104,6 +105,103 @@ def as_metric(metric: Metric | Mapping[str, Any]) -> Metric:
     if isinstance(metric, Metric):
         return metric
     return Metric.from_dict(metric)
+
+
+# --- argument checks at the public boundary (a wrong type is InvalidSpec, never a TypeError) -----
+
+
+def _kind(value: Any) -> str:
+    """How a bad argument is named in a message: a short string as text, anything else by type."""
+    if isinstance(value, str):
+        return repr(value[:40] + ("…" if len(value) > 40 else ""))
+    return type(value).__name__
+
+
+def check_id(value: Any, what: str = "subject_id") -> str:
+    """A subject id (or event name) given at query time obeys the ingest rule (SPEC §1,
+    `values.py`): a non-empty string of valid Unicode, no NUL, at most 1,024 characters."""
+    from ..values import MAX_ID_LENGTH, InvalidEvent, _check_text
+
+    try:
+        return _check_text(what, value, MAX_ID_LENGTH)
+    except InvalidEvent as exc:
+        raise InvalidSpec(exc.reason) from None
+
+
+def check_subject_ids(subject_ids: Any) -> list[str] | None:
+    """None (every subject) or a list of ids, each by `check_id`; duplicates once, order kept."""
+    if subject_ids is None:
+        return None
+    if isinstance(subject_ids, (str, bytes, Mapping)) or not isinstance(subject_ids, Iterable):
+        raise InvalidSpec(f"subject_ids must be a list of subject ids or None, not {_kind(subject_ids)}")
+    from ..values import MAX_ID_LENGTH
+
+    ids = list(subject_ids)
+    # Fast path for a long invoice-run list: the checks of `check_id` over all ids at once;
+    # only a list that fails them is walked id by id (to name the first bad one).
+    ok = all(type(s) is str and 0 < len(s) <= MAX_ID_LENGTH for s in ids)
+    if ok:
+        text = "".join(ids)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            ok = False
+        ok = ok and "\x00" not in text
+    if not ok:
+        for i, s in enumerate(ids):
+            check_id(s, f"subject_ids[{i}]")
+    return list(dict.fromkeys(ids))
+
+
+def check_dimensions(dimensions: Any, limits: QueryLimits, what: str = "dimensions") -> tuple[str, ...]:
+    """A list of dimension (grouping-key) expressions; None is no dimensions. At most
+    `limits.max_dimensions` of them (`LimitExceeded`), checked before anything is compiled."""
+    if dimensions is None:
+        return ()
+    if isinstance(dimensions, (str, bytes, Mapping)) or not isinstance(dimensions, Iterable):
+        raise InvalidSpec(f"{what} must be a list of expressions, not {'one string' if isinstance(dimensions, str) else _kind(dimensions)}")
+    dims = tuple(dimensions)
+    for i, d in enumerate(dims):
+        if not isinstance(d, str) or not d:
+            raise InvalidSpec(f"{what}[{i}] must be a non-empty expression string, not {_kind(d)}")
+    if limits.max_dimensions is not None and len(dims) > limits.max_dimensions:
+        raise LimitExceeded(
+            f"{len(dims)} {what} in one call; at most {limits.max_dimensions} are allowed (QueryLimits.max_dimensions)"
+        )
+    return dims
+
+
+def check_granularity(granularity: Any) -> str | None:
+    if granularity is not None and (not isinstance(granularity, str) or granularity not in GRANULARITY_MS):
+        raise InvalidSpec(f"granularity must be hour, day, week or None, not {_kind(granularity)}")
+    return granularity
+
+
+def check_filter(text: Any, what: str = "filter") -> str | None:
+    if text is not None and not isinstance(text, str):
+        raise InvalidSpec(f"{what} must be an expression string or None, not {_kind(text)}")
+    return text
+
+
+def check_flag(value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidSpec(f"{what} must be True or False, not {_kind(value)}")
+    return value
+
+
+def check_metrics(metrics: Any) -> list[Metric]:
+    if isinstance(metrics, (str, bytes, Mapping, Metric)) or not isinstance(metrics, Iterable):
+        raise InvalidSpec(f"metrics must be a list of metrics, not {_kind(metrics)}")
+    return [as_metric(m) for m in metrics]
+
+
+def _too_many_rows(max_rows: int, subject: str | None = None) -> None:
+    whose = "the result" if subject is None else f"the result of subject {_kind(subject)}"
+    raise TooManyRows(
+        f"{whose} has more than {max_rows} rows (buckets × dimension values); narrow the period, use a "
+        "coarser granularity or fewer dimensions, or raise QueryLimits.max_rows",
+        max_rows,
+    )
 
 
 def as_period(period: Period | Mapping[str, Any]) -> Period:
@@ -223,6 +321,9 @@ class Engine(ABC):
     dialect: str = ""
     url: str = ""
 
+    # The engine's `QueryLimits` (`meterql.connect(url, limits=...)`, or the URL's query).
+    limits: QueryLimits = DEFAULT_QUERY_LIMITS
+
     def __init__(self) -> None:
         # One writer at a time per engine: ingest's duplicate check and insert are one step.
         self._write_lock = threading.Lock()
@@ -292,6 +393,12 @@ class Engine(ABC):
         the writer has stopped (nothing is written after `ingest` returns or raises)."""
         from ..values import InvalidEvent, normalize_row
 
+        if isinstance(events, (str, bytes, Mapping)) or not isinstance(events, Iterable):
+            raise InvalidSpec(f"events must be an iterable of event objects, not {_kind(events)}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidSpec(f"batch_size must be a positive integer, not {_kind(batch_size)}")
+        if progress is not None and not callable(progress):
+            raise InvalidSpec(f"progress must be a function or None, not {_kind(progress)}")
         t0 = time.perf_counter()
         duplicates = 0
         rejected: list[tuple[int, str]] = []
@@ -331,19 +438,57 @@ class Engine(ABC):
 
     # --- queries --------------------------------------------------------------------------------
 
-    def _run(self, build: Callable[[bool], Any]) -> Any:
+    def _run(self, build: Callable[[bool], Any], max_rows: int | None = None) -> Any:
         """Build a plan, run it, finish its rows. A DuckDB weighted_sum is first run in its narrow
         form (Σ v·Δt at DECIMAL(38,12): exact, ~2× faster than the wide INT128 split); only when
         that raises an overflow is the wide form run — which then gives the exact answer, or
-        raises the same overflow for a value that really is out of range (`Template.narrow`)."""
+        raises the same overflow for a value that really is out of range (`Template.narrow`).
+        `max_rows` (default `limits.max_rows`): see `_limited`."""
+        if max_rows is None:
+            max_rows = self.limits.max_rows
         plan = build(False)
         try:
-            return plan.finish(self._query(plan.sql(), plan.params))
+            return self._limited(plan, max_rows)
         except NumericOverflow:
             if not plan.template.narrow:
                 raise
         plan = build(True)
-        return plan.finish(self._query(plan.sql(), plan.params))
+        return self._limited(plan, max_rows)
+
+    def _limited(self, plan: Any, max_rows: int | None) -> Any:
+        """Run a plan under the row limit: a grouped statement carries `LIMIT max_rows + 1`
+        (`query.with_row_limit`; a many-subject plan with a list: `max_rows` per listed subject,
+        + 1), so a too-large result is cut by the engine and detected here; the groups read and the
+        rows returned — per subject in a many-subject plan — may not pass `max_rows`
+        (`TooManyRows`, a `LimitExceeded`)."""
+        many = isinstance(plan, SubjectsPlan)
+        sql_limit = max_rows
+        if many and max_rows is not None:
+            sql_limit = None if plan.subject_ids is None else max_rows * len(plan.subject_ids)
+        rows = self._query(with_row_limit(plan.sql(), plan.select, sql_limit), plan.params)
+        if max_rows is None:
+            return plan.finish(rows)
+        if many:
+            if sql_limit is not None and len(rows) > sql_limit:
+                _too_many_rows(max_rows)
+            counts: dict[str, int] = {}
+            for r in rows:
+                counts[r[-1]] = counts.get(r[-1], 0) + 1
+            for subject, n in counts.items():
+                if n > max_rows:
+                    _too_many_rows(max_rows, subject)
+            out = plan.finish(rows)
+            for subject, got in out.items():
+                if len(got) > max_rows:
+                    _too_many_rows(max_rows, subject)
+            return out
+        if len(rows) > max_rows:
+            _too_many_rows(max_rows)
+        out = plan.finish(rows)
+        for got in (out if isinstance(plan, ManyPlan) else [out]):
+            if len(got) > max_rows:
+                _too_many_rows(max_rows)
+        return out
 
     def plan(
         self,
@@ -359,10 +504,20 @@ class Engine(ABC):
         *,
         wide: bool = False,
     ) -> Plan:
-        window = Window(
-            subject_id, start_ms, end_ms, inclusive_start, inclusive_end, granularity, tuple(dimensions), extra_filter
-        )
+        window = self._window(subject_id, start_ms, end_ms, inclusive_start, inclusive_end, granularity, dimensions,
+                              extra_filter)
         return build_plan(as_metric(metric), window, self.dialect, self._table(), wide=wide)
+
+    def _window(self, subject_id: Any, start_ms: Any, end_ms: Any, inclusive_start: Any, inclusive_end: Any,
+                granularity: Any, dimensions: Any, extra_filter: Any) -> Window:
+        """The public arguments, checked (wrong types are `InvalidSpec`; too many dimensions
+        `LimitExceeded`), as a `Window`. `subject_id` None: a many-subject plan."""
+        if subject_id is not None:
+            check_id(subject_id)
+        check_flag(inclusive_start, "inclusive_start")
+        check_flag(inclusive_end, "inclusive_end")
+        return Window(subject_id, start_ms, end_ms, inclusive_start, inclusive_end, check_granularity(granularity),
+                      check_dimensions(dimensions, self.limits), check_filter(extra_filter, "extra_filter"))
 
     def aggregate(
         self,
@@ -375,12 +530,15 @@ class Engine(ABC):
         granularity: str | None = None,
         dimensions: Sequence[str] = (),
         extra_filter: str | None = None,
+        *,
+        max_rows: int | None = None,
     ) -> list[AggRow]:
-        """The metric per (bucket, coordinates) over one subject's events: one query."""
-        return self._run(lambda wide: self.plan(
-            metric, subject_id, start_ms, end_ms, inclusive_start, inclusive_end, granularity, dimensions, extra_filter,
-            wide=wide,
-        ))
+        """The metric per (bucket, coordinates) over one subject's events: one query. More than
+        `max_rows` rows (default `limits.max_rows`) is `LimitExceeded`."""
+        m = as_metric(metric)
+        window = self._window(subject_id, start_ms, end_ms, inclusive_start, inclusive_end, granularity, dimensions,
+                              extra_filter)
+        return self._run(lambda wide: build_plan(m, window, self.dialect, self._table(), wide=wide), max_rows)
 
     def aggregate_many(
         self,
@@ -393,35 +551,35 @@ class Engine(ABC):
         granularity: str | None = None,
         dimensions: Sequence[str] = (),
         extra_filter: str | None = None,
+        *,
+        max_rows: int | None = None,
     ) -> list[list[AggRow]]:
         """`aggregate` for several metrics over the same window; one list of rows per metric.
 
         The non-recurring metrics share ONE scan (`query.build_many_plan`); recurring metrics,
-        which read the past too, get a query each."""
-        ms = [as_metric(m) for m in metrics]
-        window = Window(
-            subject_id, start_ms, end_ms, inclusive_start, inclusive_end, granularity, tuple(dimensions), extra_filter
-        )
+        which read the past too, get a query each. `max_rows` holds for the shared scan's groups
+        (every metric's together) and for each metric's rows."""
+        ms = check_metrics(metrics)
+        window = self._window(subject_id, start_ms, end_ms, inclusive_start, inclusive_end, granularity, dimensions,
+                              extra_filter)
         shared = [i for i, m in enumerate(ms) if can_share_scan(m)]
         out: list[list[AggRow] | None] = [None] * len(ms)
         if len(shared) > 1:
             answers = self._run(lambda wide: build_many_plan([ms[i] for i in shared], window, self.dialect,
-                                                             self._table(), wide=wide))
+                                                             self._table(), wide=wide), max_rows)
             for i, rows in zip(shared, answers):
                 out[i] = rows
         for i, m in enumerate(ms):
             if out[i] is None:
                 out[i] = self.aggregate(m, subject_id, start_ms, end_ms, inclusive_start, inclusive_end, granularity,
-                                        dimensions, extra_filter)
+                                        dimensions, extra_filter, max_rows=max_rows)
         return out  # type: ignore[return-value]
 
     def _summary_plan(self, metric: Any, subject_id: str, period: Any, granularity: str | None,
                       dimensions: Sequence[str], wide: bool = False) -> tuple[Metric, Period, Plan]:
         m, p = as_metric(metric), as_period(period)
-        if isinstance(dimensions, str):
-            raise InvalidSpec("dimensions must be a list of expressions, not one string")
         plan = self.plan(m, subject_id, p.start, p.end, p.inclusive_start, p.inclusive_end, granularity,
-                         tuple(dimensions), wide=wide)
+                         dimensions, wide=wide)
         return m, p, plan
 
     def summary(
@@ -454,11 +612,10 @@ class Engine(ABC):
         wide: bool = False,
     ) -> SubjectsPlan:
         """The one query `aggregate_subjects` runs (for audit and benchmarks)."""
-        if isinstance(dimensions, str):
-            raise InvalidSpec("dimensions must be a list of expressions, not one string")
-        window = Window(None, start_ms, end_ms, inclusive_start, inclusive_end, granularity, tuple(dimensions),
-                        extra_filter)
-        return build_subjects_plan(as_metric(metric), window, self.dialect, self._table(), subject_ids, wide=wide)
+        window = self._window(None, start_ms, end_ms, inclusive_start, inclusive_end, granularity, dimensions,
+                              extra_filter)
+        return build_subjects_plan(as_metric(metric), window, self.dialect, self._table(),
+                                   check_subject_ids(subject_ids), wide=wide)
 
     def aggregate_subjects(
         self,
@@ -472,11 +629,13 @@ class Engine(ABC):
         extra_filter: str | None = None,
         subject_ids: Sequence[str] | None = None,
     ) -> dict[str, list[AggRow]]:
-        """`aggregate` for many subjects in ONE query: `{subject_id: rows}` (see `summaries`)."""
-        if subject_ids is not None and not isinstance(subject_ids, str):
-            subject_ids = list(dict.fromkeys(subject_ids))
-            if not subject_ids:
-                return {}
+        """`aggregate` for many subjects in ONE query: `{subject_id: rows}` (see `summaries`).
+        `limits.max_rows` holds per subject."""
+        metric = as_metric(metric)
+        self._window(None, start_ms, end_ms, inclusive_start, inclusive_end, granularity, dimensions, extra_filter)
+        subject_ids = check_subject_ids(subject_ids)
+        if subject_ids is not None and not subject_ids:
+            return {}
         chunks: list[Sequence[str] | None] = [None] if subject_ids is None else _chunks(subject_ids)
         out: dict[str, list[AggRow]] = {}
         for chunk in chunks:
@@ -503,10 +662,10 @@ class Engine(ABC):
         buckets or dimensions. One query reads every subject's events, so a value that overflows
         in any of them fails the whole call (NumericOverflow)."""
         m, p = as_metric(metric), as_period(period)
-        dims = tuple(dimensions) if not isinstance(dimensions, str) else dimensions
-        found = self.aggregate_subjects(m, p.start, p.end, p.inclusive_start, p.inclusive_end, granularity, dims,  # type: ignore[arg-type]
+        dims = check_dimensions(dimensions, self.limits)
+        found = self.aggregate_subjects(m, p.start, p.end, p.inclusive_start, p.inclusive_end, granularity, dims,
                                         None, subject_ids)
-        maker = _RowMaker(m, dims)  # type: ignore[arg-type]
+        maker = _RowMaker(m, dims)
         return {s: maker.rows(s, rows) for s, rows in found.items()}
 
     def explain(
@@ -521,7 +680,8 @@ class Engine(ABC):
         (JSON), then the statement with its placeholders."""
         _, _, plan = self._summary_plan(metric, subject_id, period, granularity, dimensions)
         header = "-- parameters: " + json.dumps(plan.params, ensure_ascii=True, sort_keys=True)
-        return header + "\n" + plan.select.sql(dialect=self.dialect, pretty=True)
+        sql = plan.select.sql(dialect=self.dialect, pretty=True)
+        return header + "\n" + with_row_limit(sql, plan.select, self.limits.max_rows, separator="\n")
 
     # --- pricing (SPEC §6): thin delegations to meterql.price ------------------------------------
 

@@ -36,7 +36,7 @@ from typing import Any, Mapping
 
 from sqlglot import exp
 
-from ..errors import EngineError, NumericOverflow, TransportError
+from ..errors import EngineError, LimitExceeded, NumericOverflow, TransportError
 from .base import Engine
 
 TABLE = "events"
@@ -108,6 +108,9 @@ def translate(exc: Exception) -> Exception:
     code = _ch_code(text)
     if code == 407 or is_overflow_error(text, "clickhouse"):  # the dialect's overflow messages
         return NumericOverflow(f"numeric overflow: a value reached 10^26 in magnitude ({first})")
+    if code in (159, 241):  # TIMEOUT_EXCEEDED, MEMORY_LIMIT_EXCEEDED: the engine's QueryLimits
+        limit = "time limit (QueryLimits.max_execution_time)" if code == 159 else "memory limit (QueryLimits.max_memory_usage)"
+        return LimitExceeded(f"the query passed the engine's {limit} and was stopped ({first})")
     if isinstance(exc, (cx.OperationalError, cx.StreamCompleteException, ConnectionError, TimeoutError)):
         return TransportError(f"ClickHouse transport failed: {first}")
     if code is None and isinstance(exc, cx.DatabaseError):

@@ -16,19 +16,28 @@ Guarantees:
   division UDF is installed and the table created, then `lock_configuration=true`, so no query
   can switch external access back on or read a file. Time is epoch ms in BIGINT: the session
   time zone never enters a query.
-- Errors: DuckDB's overflow messages (and the compiler's marker) → `NumericOverflow`; anything
-  else from DuckDB → `EngineError`.
+- Limits (`QueryLimits`, equal in spirit to ClickHouse's settings): the database's
+  `memory_limit` is `max_memory_usage` (set at connect, before the configuration is locked), and
+  every read query runs under a timer that interrupts it (`connection.interrupt()`) after
+  `max_execution_time` seconds; both fail with `LimitExceeded`.
+- One database per file per process: DuckDB itself keeps one instance per file in a process, so
+  a second engine on the same file shares the first one's connection and lock (reference
+  counted; the connection closes with the last engine). Both see each other's ingests at once.
+- Errors: DuckDB's overflow messages (and the compiler's marker) → `NumericOverflow`; its
+  out-of-memory error → `LimitExceeded`; anything else from DuckDB → `EngineError`.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any, Mapping
 
 import duckdb
 from sqlglot import exp
 
-from ..errors import EngineError, NumericOverflow
+from ..errors import EngineError, InvalidSpec, LimitExceeded, NumericOverflow
+from ..limits import DEFAULT_QUERY_LIMITS, QueryLimits
 from .base import Engine
 
 TABLE = "events"
@@ -75,37 +84,115 @@ def _overflow_patterns() -> tuple[str, ...]:
 
 def translate(exc: Exception) -> Exception:
     text = str(exc)
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return LimitExceeded(
+            "the query passed the engine's memory limit (QueryLimits.max_memory_usage) and was stopped "
+            f"({text.splitlines()[0][:200]})"
+        )
     if any(p in text for p in _overflow_patterns()) or "Overflow" in text:
         return NumericOverflow(f"numeric overflow: a value reached 10^26 in magnitude ({text.splitlines()[0][:200]})")
     return EngineError(f"DuckDB failed: {text.splitlines()[0][:300] if text else type(exc).__name__}")
 
 
+class _Database:
+    """One opened DuckDB database: its connection, the lock that serialises its use, and how many
+    engines hold it (`_OPEN`: one per file per process)."""
+
+    def __init__(self, con: Any, key: str | None, memory_limit: int | None, session_timezone: str | None) -> None:
+        self.con = con
+        self.key = key
+        self.memory_limit = memory_limit
+        self.session_timezone = session_timezone
+        self.lock = threading.Lock()  # one DuckDB connection, used by one thread at a time
+        self.users = 1
+
+
+# DuckDB keeps one database instance per file in a process, and a second `duckdb.connect` of it
+# with a configuration fails (the first one locked its configuration): engines on the same file
+# share one `_Database` instead. Keyed by the file's real path.
+_OPEN: dict[str, _Database] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def _open(path: str | None, memory_limit: int | None, session_timezone: str | None) -> Any:
+    config: dict[str, Any] = {"enable_external_access": False}
+    if memory_limit is not None:
+        config["memory_limit"] = f"{int(memory_limit)}B"
+    try:
+        con = duckdb.connect(path or ":memory:", config=config)
+    except duckdb.Error as exc:
+        hint = ""
+        if path and not path.startswith("/"):
+            hint = " (a relative path: duckdb:///rel/path; an absolute one takes four slashes, duckdb:////abs/path)"
+        raise EngineError(f"cannot open DuckDB database {path!r}{hint}: {exc}") from None
+    from ..dialects.duckdb import install
+
+    install(con)
+    con.execute(DDL)
+    con.execute(META_DDL)
+    if session_timezone is not None:
+        # Only for tests: results must not depend on it (time is integer ms throughout).
+        # (SET takes no parameters; the name is checked against a strict character set.)
+        con.execute(f"SET TimeZone = '{_tz_literal(session_timezone)}'")
+    con.execute("SET lock_configuration = true")
+    return con
+
+
+class _Deadline:
+    """Interrupts the connection's running query after `seconds` (DuckDB has no statement
+    timeout). `cancel()` after the query; `fired` says whether the interrupt was sent."""
+
+    def __init__(self, con: Any, seconds: float) -> None:
+        self._con = con
+        self._guard = threading.Lock()
+        self._done = False
+        self.fired = False
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        with self._guard:
+            if not self._done:
+                self.fired = True
+                self._con.interrupt()
+
+    def cancel(self) -> None:
+        with self._guard:
+            self._done = True
+        self._timer.cancel()
+
+
 class DuckDBEngine(Engine):
     dialect = "duckdb"
 
-    def __init__(self, path: str | None = None, *, url: str = "duckdb://", session_timezone: str | None = None) -> None:
+    def __init__(self, path: str | None = None, *, url: str = "duckdb://", session_timezone: str | None = None,
+                 limits: QueryLimits = DEFAULT_QUERY_LIMITS) -> None:
         super().__init__()
         self.url = url
         self.path = path
-        self._lock = threading.Lock()  # one DuckDB connection, used by one thread at a time
-        try:
-            con = duckdb.connect(path or ":memory:", config={"enable_external_access": False})
-        except duckdb.Error as exc:
-            hint = ""
-            if path and not path.startswith("/"):
-                hint = " (a relative path: duckdb:///rel/path; an absolute one takes four slashes, duckdb:////abs/path)"
-            raise EngineError(f"cannot open DuckDB database {path!r}{hint}: {exc}") from None
-        from ..dialects.duckdb import install
-
-        install(con)
-        con.execute(DDL)
-        con.execute(META_DDL)
-        if session_timezone is not None:
-            # Only for tests: results must not depend on it (time is integer ms throughout).
-            # (SET takes no parameters; the name is checked against a strict character set.)
-            con.execute(f"SET TimeZone = '{_tz_literal(session_timezone)}'")
-        con.execute("SET lock_configuration = true")
-        self._con = con
+        self.limits = limits
+        key = os.path.realpath(path) if path else None
+        with _OPEN_LOCK:
+            db = _OPEN.get(key) if key is not None else None
+            if db is None:
+                db = _Database(_open(path, limits.max_memory_usage, session_timezone), key,
+                               limits.max_memory_usage, session_timezone)
+                if key is not None:
+                    _OPEN[key] = db
+            else:
+                # The second engine on a file shares the database: its settings must agree.
+                if db.memory_limit != limits.max_memory_usage:
+                    raise InvalidSpec(
+                        f"DuckDB database {path!r} is already open in this process with max_memory_usage "
+                        f"{db.memory_limit}; a second engine on it must use the same (it is one database)"
+                    )
+                if session_timezone is not None and session_timezone != db.session_timezone:
+                    raise InvalidSpec(f"DuckDB database {path!r} is already open in this process with another time zone")
+                db.users += 1
+        self._db: _Database | None = db
+        self._lock = db.lock
+        self._con = db.con
         self._recent_duplicates = False  # did a recent batch hold stored ids? (`_insert_arrow`)
         try:
             import pyarrow  # noqa: F401
@@ -118,11 +205,21 @@ class DuckDBEngine(Engine):
         return exp.Table(this=exp.to_identifier(TABLE, quoted=True))
 
     def _query(self, sql: str, params: Mapping[str, Any]) -> list[tuple]:
+        seconds = self.limits.max_execution_time
         with self._lock:
+            deadline = _Deadline(self._con, seconds) if seconds is not None else None
             try:
                 return self._con.execute(sql, dict(params)).fetchall()
             except duckdb.Error as exc:
+                if deadline is not None and deadline.fired and isinstance(exc, duckdb.InterruptException):
+                    raise LimitExceeded(
+                        f"the query passed the engine's time limit (QueryLimits.max_execution_time, {seconds:g} s) "
+                        "and was stopped"
+                    ) from None
                 raise translate(exc) from None
+            finally:
+                if deadline is not None:
+                    deadline.cancel()
 
     def _insert(self, events: list[Any]) -> int:
         return self._store_rows(self._prepare_rows([_row(e) for e in events]))
@@ -201,6 +298,16 @@ class DuckDBEngine(Engine):
                 con.execute("CHECKPOINT")
 
     def close(self) -> None:
+        """Release the database; the connection closes with the last engine using it. Idempotent."""
+        with _OPEN_LOCK:
+            db, self._db = self._db, None
+            if db is None:
+                return
+            db.users -= 1
+            if db.users > 0:
+                return
+            if db.key is not None:
+                _OPEN.pop(db.key, None)
         with self._lock:
             self._con.close()
 

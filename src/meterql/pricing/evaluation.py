@@ -14,7 +14,10 @@ Guarantees:
   matched, like a zero-usage invoice line); with grouping keys, one row per group that has at
   least one matching event (a group whose value is NULL, e.g. `max` over NULL values, counts 0).
 - Rows are ordered by grouping values: numbers numerically, strings by code point, NULL last.
-- Limits (`PriceLimits`) fail with `LimitExceeded`, never truncate.
+- Limits (`PriceLimits`) fail with `LimitExceeded`, never truncate. The row limit stops the
+  engine's query (`LIMIT max_rows + 1`) when groups and aggregate rows are the same (no matrix
+  dimensions beyond the grouping keys); otherwise the engine's `QueryLimits.max_rows` bounds it.
+- Arguments of the wrong type are `InvalidSpec` (subject ids by the ingest rule for ids).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .. import numbers
-from ..errors import EngineError, InvalidSpec, LimitExceeded
+from ..errors import EngineError, InvalidSpec, LimitExceeded, TooManyRows
 from .models import Cell, MatrixModel, Price, finish
 
 DAY_MS = 86_400_000
@@ -129,19 +132,23 @@ def _request(
                 f"timeframe_start is more than {limits.max_lookback_days} days before now; "
                 "raise PriceLimits.max_lookback_days to evaluate older usage"
             )
+    if grouping_keys is None:
+        grouping_keys = ()
     if isinstance(grouping_keys, str):
         raise InvalidSpec("grouping_keys is a list of expressions, not one string")
+    if isinstance(grouping_keys, (bytes, Mapping)) or not isinstance(grouping_keys, Iterable):
+        raise InvalidSpec(f"grouping_keys is a list of expressions, not {type(grouping_keys).__name__}")
     keys = tuple(grouping_keys)
     if limits.max_grouping_keys is not None and len(keys) > limits.max_grouping_keys:
         raise LimitExceeded(f"{len(keys)} grouping keys; at most {limits.max_grouping_keys} are allowed")
     types = []
     for i, key in enumerate(keys):
         if not isinstance(key, str):
-            raise InvalidSpec(f"grouping_keys[{i}] must be an expression string, got {key!r}")
+            raise InvalidSpec(f"grouping_keys[{i}] must be an expression string, not {type(key).__name__}")
         types.append(parse(key, Kind.GROUPING_KEY).type == Type.NUMBER)
     if filter is not None:
         if not isinstance(filter, str):
-            raise InvalidSpec(f"filter must be an expression string, got {filter!r}")
+            raise InvalidSpec(f"filter must be an expression string, not {type(filter).__name__}")
         if not filter.strip():
             filter = None
         else:
@@ -260,6 +267,22 @@ def _evaluate_with(
 
 def _engine_aggregator(engine: Any, subject_id: str, request: _Request, limits: PriceLimits) -> Aggregator:
     def aggregate(metrics: Sequence[Any], dims: tuple[str, ...], filter: str | None) -> Sequence[Sequence[Any]]:
+        # Without matrix dimensions beyond the grouping keys, one aggregate row is one price row:
+        # the engine's query then stops at max_rows + 1 rows (fail fast, not after the whole result).
+        cap = None
+        if limits.max_rows is not None and len(dims) == len(set(request.grouping_keys)):
+            engine_max = getattr(getattr(engine, "limits", None), "max_rows", None)
+            if engine_max is None or limits.max_rows <= engine_max:
+                cap = limits.max_rows
+        try:
+            return _aggregate(metrics, dims, filter, cap)
+        except TooManyRows as exc:
+            if cap is not None and exc.max_rows == cap:
+                raise _too_many_rows(limits) from None
+            raise
+
+    def _aggregate(metrics: Sequence[Any], dims: tuple[str, ...], filter: str | None,
+                   cap: int | None) -> Sequence[Sequence[Any]]:
         kwargs = dict(
             subject_id=subject_id,
             start_ms=request.start_ms,
@@ -269,6 +292,7 @@ def _engine_aggregator(engine: Any, subject_id: str, request: _Request, limits: 
             granularity=None,
             dimensions=dims,
             extra_filter=filter,
+            max_rows=cap,
         )
         if len(metrics) == 1:
             return [engine.aggregate(metrics[0], **kwargs)]
@@ -286,9 +310,23 @@ def _as_price(price: Any) -> Price:
 
 
 def _subject(subject_id: Any) -> str:
-    if not isinstance(subject_id, str) or not subject_id:
-        raise InvalidSpec(f"subject_id must be a non-empty string, got {subject_id!r}")
-    return subject_id
+    from ..engines.base import check_id
+
+    return check_id(subject_id)  # the ingest rule for ids (SPEC §1): InvalidSpec otherwise
+
+
+def _limits(limits: Any) -> PriceLimits:
+    if limits is None:
+        return DEFAULT_LIMITS
+    if not isinstance(limits, PriceLimits):
+        raise InvalidSpec(f"limits must be a PriceLimits, not {type(limits).__name__}")
+    return limits
+
+
+def _prices(prices: Any) -> list[Any]:
+    if isinstance(prices, (str, bytes, Mapping, Price)) or not isinstance(prices, Iterable):
+        raise InvalidSpec(f"prices must be a list of prices, not {type(prices).__name__}")
+    return list(prices)
 
 
 def evaluate_price(
@@ -324,8 +362,8 @@ def evaluate_prices(
 ) -> list[list[PriceRow]]:
     """Evaluate several prices with the same request; one result per price, in order. Prices
     that aggregate by the same dimensions share one scan (`engine.aggregate_many`)."""
-    limits = limits or DEFAULT_LIMITS
-    prices = list(prices)
+    limits = _limits(limits)
+    prices = _prices(prices)
     if not prices:
         return []
     if limits.max_prices is not None and len(prices) > limits.max_prices:
@@ -354,7 +392,13 @@ def explain_price(
     request = _request(timeframe_start, timeframe_end, filter, grouping_keys, DEFAULT_LIMITS, None, check_lookback=False)
     dims, _, _ = _dimensions(parsed, request)
     plan = engine.plan(parsed.metric, subject, request.start_ms, request.end_ms, True, False, None, dims, request.filter)
-    return plan.select.sql(dialect=engine.dialect, pretty=True)
+    from ..query import with_row_limit
+
+    cap = getattr(getattr(engine, "limits", None), "max_rows", None)
+    price_max = DEFAULT_LIMITS.max_rows
+    if price_max is not None and len(dims) == len(set(request.grouping_keys)) and (cap is None or price_max <= cap):
+        cap = price_max
+    return with_row_limit(plan.select.sql(dialect=engine.dialect, pretty=True), plan.select, cap, separator="\n")
 
 
 _REQUEST_FIELDS = ("customer_id", "external_customer_id", "timeframe_start", "timeframe_end", "filter", "grouping_keys")
@@ -412,7 +456,7 @@ def evaluate_preview(
     Results equal `evaluate_price` on a store holding the same events (tested on both engines)."""
     from .preview import preview_aggregator
 
-    limits = limits or DEFAULT_LIMITS
+    limits = _limits(limits)
     parsed = _as_price(price)
     if subject_id is not None:
         _subject(subject_id)

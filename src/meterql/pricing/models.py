@@ -41,28 +41,44 @@ def _number(value: Any, where: str, *, minimum: Decimal | None = None, strict_mi
     if isinstance(value, str):
         text = value.strip()
         if not numbers.NUMERIC_STRING.fullmatch(text) or len(text) > 100:
-            raise InvalidSpec(f"{where}: not a number: {value!r}")
+            raise InvalidSpec(f"{where}: not a number: {_shown(value)}")
         raw = Decimal(text)
     elif isinstance(value, Decimal):
         if not value.is_finite():
-            raise InvalidSpec(f"{where}: not a finite number: {value!r}")
+            raise InvalidSpec(f"{where}: not a finite number: {_shown(value)}")
         raw = value
     elif isinstance(value, int) and not isinstance(value, bool):
+        if value.bit_length() > 90:  # ≥ 2^90 > 10^26; no digit string is built for a huge int
+            raise InvalidSpec(f"{where}: out of range (|x| must stay below 10^26): an integer of {value.bit_length()} bits")
         raw = Decimal(value)
     else:
-        raise InvalidSpec(f"{where}: not a number: {value!r}")
-    if abs(raw) >= numbers.LIMIT:
-        raise InvalidSpec(f"{where}: out of range (|x| must stay below 10^26): {value!r}")
+        raise InvalidSpec(f"{where}: not a number: {_shown(value)}")
+    # Range and scale are read from the digits and exponent, with no context arithmetic: "1e999999999"
+    # must not overflow the decimal context, nor "1e-999999999" underflow to a silent 0.
+    if not raw.is_zero() and raw.adjusted() >= 26:
+        raise InvalidSpec(f"{where}: out of range (|x| must stay below 10^26): {_shown(value)}")
     # More than 12 fractional digits would be rounded by the number rules; for money typed by a
     # person that is a mistake to report, not a value to change (as for literals, SPEC §3).
-    exponent = raw.normalize(numbers.CTX).as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -numbers.SCALE:
-        raise InvalidSpec(f"{where}: more than {numbers.SCALE} fractional digits: {value!r}")
+    sign, digits, exponent = raw.as_tuple()
+    trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    if not raw.is_zero() and isinstance(exponent, int) and exponent + trailing_zeros < -numbers.SCALE:
+        raise InvalidSpec(f"{where}: more than {numbers.SCALE} fractional digits: {_shown(value)}")
     d = numbers.quantize(raw)
     if minimum is not None and (d < minimum or (strict_min and d == minimum)):
         relation = "greater than" if strict_min else "at least"
         raise InvalidSpec(f"{where} must be {relation} {numbers.canonical(minimum)}, got {numbers.canonical(d)}")
     return d
+
+
+def _shown(value: Any) -> str:
+    """A payload value in a message: short text as is, a number by its digits, else its type
+    (never a repr that may be huge or fail, e.g. of an int of 5,000 digits)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"an integer of {value.bit_length()} bits"
+    if isinstance(value, (str, int, float, Decimal)) or value is None:
+        text = value if isinstance(value, str) else str(value)
+        return repr(text[:40] + "…") if len(text) > 40 else (repr(text) if isinstance(value, str) else text)
+    return f"a {type(value).__name__}"
 
 
 def _amount(value: Any, where: str) -> Decimal:
@@ -333,7 +349,7 @@ def _dimension_value(value: Any, where: str) -> str | None:
     if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
         # A number is matched by its canonical text, as grouping values are (SPEC §3).
         return numbers.canonical(_number(value, where))
-    raise InvalidSpec(f"{where}: a dimension value is a string, an integer or null, got {value!r}")
+    raise InvalidSpec(f"{where}: a dimension value is a string, an integer or null, got {_shown(value)}")
 
 
 def _matrix(cfg: Mapping[str, Any], where: str) -> MatrixModel:
@@ -342,7 +358,7 @@ def _matrix(cfg: Mapping[str, Any], where: str) -> MatrixModel:
         raise InvalidSpec(f"{where}.dimensions: at least one dimension is required")
     for i, d in enumerate(dims):
         if not isinstance(d, str) or not d.strip():
-            raise InvalidSpec(f"{where}.dimensions[{i}]: a dimension is a non-empty grouping expression, got {d!r}")
+            raise InvalidSpec(f"{where}.dimensions[{i}]: a dimension is a non-empty grouping expression, got {_shown(d)}")
     _validate_expressions(dims, f"{where}.dimensions")
     default = _amount(cfg.get("default_unit_amount"), f"{where}.default_unit_amount")
     values: list[tuple[Cell, Decimal]] = []
@@ -389,12 +405,12 @@ def model_from_dict(data: Mapping[str, Any]) -> Model:
     model = data.get("model")
     model_type = data.get("model_type")
     if model is not None and model_type is not None and model != model_type:
-        raise InvalidSpec(f"'model' ({model!r}) and 'model_type' ({model_type!r}) disagree")
+        raise InvalidSpec(f"'model' ({_shown(model)}) and 'model_type' ({_shown(model_type)}) disagree")
     name = model if model is not None else model_type
     if name is None:
         raise InvalidSpec(f"a price needs a 'model' (or Orb 'model_type'): one of {', '.join(MODELS)}")
     if not isinstance(name, str) or ALIASES.get(name.lower(), name.lower()) not in _READERS:
-        raise InvalidSpec(f"unknown price model {name!r}; expected one of {', '.join(MODELS)}")
+        raise InvalidSpec(f"unknown price model {_shown(name)}; expected one of {', '.join(MODELS)}")
     name = ALIASES.get(name.lower(), name.lower())
     config_key = f"{name}_config"
     if config_key in data:  # Orb nests the fields (`tiered_config: {tiers: [...]}`)
@@ -455,7 +471,7 @@ class Price:
         for key in _META:
             value = data.get(key)
             if value is not None and not isinstance(value, str):
-                raise InvalidSpec(f"price.{key} must be a string, got {value!r}")
+                raise InvalidSpec(f"price.{key} must be a string, got {_shown(value)}")
             meta[key] = value
         return cls(metric=_metric(raw_metric), model=model, **meta)
 

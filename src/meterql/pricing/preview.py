@@ -26,7 +26,7 @@ _ID_PREFIX = "meterql-preview-"
 def _events(events: Iterable[Mapping[str, Any]], subject_id: str | None, max_events: int | None) -> tuple[list[Any], str]:
     from ..values import InvalidEvent, normalize_event
 
-    if isinstance(events, (str, bytes, Mapping)):
+    if isinstance(events, (str, bytes, Mapping)) or not isinstance(events, Iterable):
         raise InvalidSpec("events must be a list of event objects")
     out = []
     for index, raw in enumerate(events):
