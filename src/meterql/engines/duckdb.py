@@ -16,6 +16,11 @@ Guarantees:
   division UDF is installed and the table created, then `lock_configuration=true`, so no query
   can switch external access back on or read a file. Time is epoch ms in BIGINT: the session
   time zone never enters a query.
+- One connection, one statement at a time (`_lock`), and every statement's result is read to
+  its end (`_fetch`): DuckDB (2.x) refuses `register` — and other work — on a connection that
+  holds an unfinished result ("Resource In Use"), and a `fetchone()` of a one-row result leaves
+  it unfinished. Ingest's writer stores on its own cursor (`con.cursor()`), so a result left
+  open on the query connection cannot stall it either.
 - Errors: DuckDB's overflow messages (and the compiler's marker) → `NumericOverflow`; anything
   else from DuckDB → `EngineError`.
 """
@@ -106,6 +111,9 @@ class DuckDBEngine(Engine):
             con.execute(f"SET TimeZone = '{_tz_literal(session_timezone)}'")
         con.execute("SET lock_configuration = true")
         self._con = con
+        # Ingest's writer (`_store_rows`, possibly on the writer thread) registers its Arrow batch
+        # and inserts on its own cursor: a connection of the same database, with its own results.
+        self._writer = con.cursor()
         self._recent_duplicates = False  # did a recent batch hold stored ids? (`_insert_arrow`)
         try:
             import pyarrow  # noqa: F401
@@ -120,7 +128,7 @@ class DuckDBEngine(Engine):
     def _query(self, sql: str, params: Mapping[str, Any]) -> list[tuple]:
         with self._lock:
             try:
-                return self._con.execute(sql, dict(params)).fetchall()
+                return _fetch(self._con, sql, dict(params))
             except duckdb.Error as exc:
                 raise translate(exc) from None
 
@@ -132,15 +140,15 @@ class DuckDBEngine(Engine):
 
     def _store_rows(self, prepared: Any) -> int:
         with self._lock:
+            con = self._writer
             try:
                 if not self._arrow:
-                    row = self._con.execute(_INSERT_LISTS, prepared).fetchone()
-                    return int(row[0]) if row else 0
-                self._con.register("meterql_batch", prepared)
+                    return _count(_fetch(con, _INSERT_LISTS, prepared))
+                con.register("meterql_batch", prepared)
                 try:
                     return self._insert_arrow(prepared.num_rows)
                 finally:
-                    self._con.unregister("meterql_batch")
+                    con.unregister("meterql_batch")
             except duckdb.Error as exc:
                 raise translate(exc) from None
 
@@ -151,12 +159,10 @@ class DuckDBEngine(Engine):
         # which also serves the next batches until one lands completely (re-sent files repeat).
         if not self._recent_duplicates:
             try:
-                row = self._con.execute(_INSERT_ARROW_NEW).fetchone()
-                return int(row[0]) if row else 0
+                return _count(_fetch(self._writer, _INSERT_ARROW_NEW))
             except duckdb.ConstraintException:
                 self._recent_duplicates = True
-        row = self._con.execute(_INSERT_ARROW).fetchone()
-        landed = int(row[0]) if row else 0
+        landed = _count(_fetch(self._writer, _INSERT_ARROW))
         self._recent_duplicates = landed < n
         return landed
 
@@ -164,13 +170,15 @@ class DuckDBEngine(Engine):
         return int(self._query("SELECT count(*) FROM events", {})[0][0])
 
     def _clustered_rows(self) -> int:
-        row = self._con.execute("SELECT value FROM meterql_meta WHERE key = 'clustered_rows'").fetchone()
-        return int(row[0]) if row else 0
+        return _count(_fetch(self._con, "SELECT value FROM meterql_meta WHERE key = 'clustered_rows'"))
 
     def _after_ingest(self) -> None:
         with self._lock:
-            total = int(self._con.execute("SELECT count(*) FROM events").fetchone()[0])
-            clustered = self._clustered_rows()
+            try:
+                total = _count(_fetch(self._con, "SELECT count(*) FROM events"))
+                clustered = self._clustered_rows()
+            except duckdb.Error as exc:
+                raise translate(exc) from None
         if total - clustered >= max(COMPACT_MIN_ROWS, clustered):
             self.compact()
 
@@ -185,24 +193,43 @@ class DuckDBEngine(Engine):
         with self._lock:
             con = self._con
             try:
-                con.execute("BEGIN TRANSACTION")
-                con.execute(DDL.replace("IF NOT EXISTS events", "meterql_events_clustered"))
-                con.execute("INSERT INTO meterql_events_clustered SELECT * FROM events ORDER BY subject_id, ts")
-                con.execute("DROP TABLE events")
-                con.execute("ALTER TABLE meterql_events_clustered RENAME TO events")
-                con.execute(
-                    "INSERT OR REPLACE INTO meterql_meta SELECT 'clustered_rows', count(*) FROM events"
-                )
-                con.execute("COMMIT")
+                for sql in (
+                    "BEGIN TRANSACTION",
+                    DDL.replace("IF NOT EXISTS events", "meterql_events_clustered"),
+                    "INSERT INTO meterql_events_clustered SELECT * FROM events ORDER BY subject_id, ts",
+                    "DROP TABLE events",
+                    "ALTER TABLE meterql_events_clustered RENAME TO events",
+                    "INSERT OR REPLACE INTO meterql_meta SELECT 'clustered_rows', count(*) FROM events",
+                    "COMMIT",
+                ):
+                    _fetch(con, sql)
             except duckdb.Error as exc:
-                con.execute("ROLLBACK")
+                try:
+                    _fetch(con, "ROLLBACK")
+                except duckdb.Error:  # no transaction left to roll back (e.g. BEGIN itself failed)
+                    pass
                 raise translate(exc) from None
             if self.path:
-                con.execute("CHECKPOINT")
+                try:
+                    _fetch(con, "CHECKPOINT")
+                except duckdb.Error as exc:
+                    raise translate(exc) from None
 
     def close(self) -> None:
         with self._lock:
+            self._writer.close()
             self._con.close()
+
+
+def _fetch(con: Any, sql: str, params: Any = None) -> list[tuple]:
+    """Run one statement and read its result to the end (DDL and COMMIT give no rows): a result
+    left unfinished makes DuckDB refuse the connection's next `register` ("Resource In Use")."""
+    return con.execute(sql, params).fetchall() if params is not None else con.execute(sql).fetchall()
+
+
+def _count(rows: list[tuple]) -> int:
+    """The first value of a one-row answer (an INSERT's row count, a count(*)); 0 for no row."""
+    return int(rows[0][0]) if rows else 0
 
 
 def _tz_literal(tz: str) -> str:
