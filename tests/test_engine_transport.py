@@ -123,7 +123,8 @@ N_SUM = Decimal(N * (N - 1) // 2)  # v = 0 … N-1
 
 
 def connect_db(port: int, database: str):
-    return meterql.connect(f"clickhouse://default:@127.0.0.1:{port}/{database}?send_receive_timeout=2&connect_timeout=2")
+    return meterql.connect(f"clickhouse://default:@127.0.0.1:{port}/{database}"
+                           "?send_receive_timeout=2&connect_timeout=2")
 
 
 def fresh_db() -> str:

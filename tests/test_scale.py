@@ -81,7 +81,8 @@ def load_and_check(url: str) -> dict:
     again = engine.ingest(events(3))  # re-send one whole call: nothing new
     out["resend"] = [again.inserted, again.duplicates, len(again.rejected)]
     out["count_after_resend"] = engine.count_events()
-    out["total_after_resend"] = str(sum(Decimal(rows[0].value) for rows in engine.summaries(SUM_TOKENS, PERIOD).values()))
+    every = engine.summaries(SUM_TOKENS, PERIOD)
+    out["total_after_resend"] = str(sum(Decimal(rows[0].value) for rows in every.values()))
     engine.close()
     engine = meterql.connect(url)  # the file store holds it all
     out["count_reopened"] = engine.count_events()
