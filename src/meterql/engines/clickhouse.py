@@ -16,6 +16,12 @@ Guarantees:
   (HAZARDS: ReplacingMergeTree counted re-sent ids twice until a merge, and never merged a retry
   with a new timestamp). Writers are serialised per engine; two processes ingesting the same ids
   at the same instant are not (README "Semantics").
+- A retry is a no-op even after a late commit (HAZARDS: over HTTP an insert may commit after the
+  client's timeout, so the re-send's id lookup can miss it and both land). Every insert carries
+  `insert_deduplication_token` = a hash of the ids it writes (`dedup_token`), and the table keeps
+  the last `DEDUP_WINDOW` tokens (`non_replicated_deduplication_window`; added by `ALTER TABLE …
+  MODIFY SETTING` to a table created without it): a re-sent batch writes the same ids, hence the
+  same token, and whichever of the two inserts commits second is dropped by ClickHouse itself.
 - Read queries run with `readonly=1` (no file(), no DDL, no INSERT), `session_timezone='UTC'`,
   `count_distinct_implementation='uniqExact'`, `max_execution_time` and `max_memory_usage`
   (settings per query: they are not sticky, HAZARDS). Parameters are bound server side only
@@ -29,6 +35,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import hashlib
 import operator
 import re
 import threading
@@ -46,6 +53,10 @@ STAGED_LOOKUP_MIN_IDS = 2_000  # below this the bound-parameter lookup is as fas
 _STAGE = "meterql_ingest_ids"  # a session TEMPORARY table: no name clash, gone with the session
 COLUMNS = ["event_id", "subject_id", "event_name", "ts", "ps", "pn", "pb", "properties"]
 _SUBJECT_TS = operator.itemgetter(1, 3)  # of a `values.Row`
+# Insert tokens the table remembers. A retry follows its failed attempt within the same batch of
+# work, so a window far larger than the inserts in flight at once suffices; each token costs a
+# line in the table's deduplication log.
+DEDUP_WINDOW = 10_000
 
 try:  # pyarrow comes with chdb; a client for a remote server may lack it
     import pyarrow  # noqa: F401
@@ -72,8 +83,20 @@ def ddl(database: str) -> list[str]:
     properties String CODEC(ZSTD(3)),
     PROJECTION by_event_id (SELECT event_id ORDER BY event_id)
 ) ENGINE = MergeTree
-ORDER BY (subject_id, ts, event_id)""",
+ORDER BY (subject_id, ts, event_id)
+SETTINGS non_replicated_deduplication_window = {DEDUP_WINDOW}""",
     ]
+
+
+def dedup_token(ids: list[str]) -> str:
+    """The insert's deduplication token: a hash of the set of event ids it writes (order-free, so
+    a re-send of the same batch gives the same token however it was sorted)."""
+    h = hashlib.sha256(b"meterql-insert-v1")
+    for eid in sorted(ids):
+        b = eid.encode("utf-8", "surrogatepass")
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+    return h.hexdigest()
 
 
 def _ident(name: str) -> str:
@@ -153,6 +176,19 @@ class ClickHouseEngine(Engine):
         }
         for stmt in ddl(database):
             self._command(stmt)
+        self._ensure_dedup_window()
+
+    def _ensure_dedup_window(self) -> None:
+        """A table created before inserts carried tokens (or by hand) gets the deduplication
+        window now: without it ClickHouse ignores `insert_deduplication_token` on a MergeTree."""
+        rows = self._query(
+            "SELECT engine_full FROM system.tables WHERE database = {db:String} AND name = {t:String}",
+            {"db": self.database, "t": TABLE},
+        )
+        m = re.search(r"non_replicated_deduplication_window\s*=\s*(\d+)", rows[0][0] if rows else "")
+        if rows and (m is None or int(m.group(1)) == 0):
+            self._command(f"ALTER TABLE {_ident(self.database)}.{TABLE} "
+                          f"MODIFY SETTING non_replicated_deduplication_window = {DEDUP_WINDOW}")
 
     def _write(self, fn: Any) -> Any:
         """Run a write (DDL or insert) on the client. If the client's session was left read-only
@@ -267,9 +303,8 @@ class ClickHouseEngine(Engine):
             table = table.filter(fresh)
         if table.num_rows == 0:
             return 0
-        self._write(
-            lambda client: client.insert_arrow(TABLE, table, database=self.database, settings={"async_insert": 0})
-        )
+        settings = _insert_settings(table.column("event_id").to_pylist())
+        self._write(lambda client: client.insert_arrow(TABLE, table, database=self.database, settings=settings))
         return table.num_rows
 
     def _store_lists(self, rows: list[Any]) -> int:
@@ -279,10 +314,10 @@ class ClickHouseEngine(Engine):
         if not rows:
             return 0
         data = [[r[i] for r in rows] for i in range(len(COLUMNS))]  # COLUMNS order = `values.Row` order
+        settings = _insert_settings(data[0])
         self._write(
             lambda client: client.insert(
-                TABLE, data, column_names=COLUMNS, column_oriented=True, database=self.database,
-                settings={"async_insert": 0},
+                TABLE, data, column_names=COLUMNS, column_oriented=True, database=self.database, settings=settings,
             )
         )
         return len(rows)
@@ -304,3 +339,8 @@ class ClickHouseEngine(Engine):
                 self._client.close()
             except Exception:  # noqa: BLE001 - closing a dead connection is not an error
                 pass
+
+
+def _insert_settings(ids: list[str]) -> dict[str, Any]:
+    """Settings of one events insert: synchronous, deduplicated by the token of its ids."""
+    return {"async_insert": 0, "insert_deduplicate": 1, "insert_deduplication_token": dedup_token(ids)}

@@ -23,6 +23,11 @@ Guarantees:
 - One database per file per process: DuckDB itself keeps one instance per file in a process, so
   a second engine on the same file shares the first one's connection and lock (reference
   counted; the connection closes with the last engine). Both see each other's ingests at once.
+- One connection, one statement at a time (`_lock`), and every statement's result is read to
+  its end (`_fetch`): DuckDB (2.x) refuses `register` — and other work — on a connection that
+  holds an unfinished result ("Resource In Use"), and a `fetchone()` of a one-row result leaves
+  it unfinished. Ingest's writer stores on its own cursor (`con.cursor()`), so a result left
+  open on the query connection cannot stall it either.
 - Errors: DuckDB's overflow messages (and the compiler's marker) → `NumericOverflow`; its
   out-of-memory error → `LimitExceeded`; anything else from DuckDB → `EngineError`.
 """
@@ -193,6 +198,10 @@ class DuckDBEngine(Engine):
         self._db: _Database | None = db
         self._lock = db.lock
         self._con = db.con
+        # Ingest's writer (`_store_rows`, possibly on the writer thread) registers its Arrow batch
+        # and inserts on its own cursor: a connection of the same database, with its own results
+        # (one per engine, also when engines share the database).
+        self._writer = self._con.cursor()
         self._recent_duplicates = False  # did a recent batch hold stored ids? (`_insert_arrow`)
         try:
             import pyarrow  # noqa: F401
@@ -209,7 +218,7 @@ class DuckDBEngine(Engine):
         with self._lock:
             deadline = _Deadline(self._con, seconds) if seconds is not None else None
             try:
-                return self._con.execute(sql, dict(params)).fetchall()
+                return _fetch(self._con, sql, dict(params))
             except duckdb.Error as exc:
                 if deadline is not None and deadline.fired and isinstance(exc, duckdb.InterruptException):
                     raise LimitExceeded(
@@ -229,15 +238,15 @@ class DuckDBEngine(Engine):
 
     def _store_rows(self, prepared: Any) -> int:
         with self._lock:
+            con = self._writer
             try:
                 if not self._arrow:
-                    row = self._con.execute(_INSERT_LISTS, prepared).fetchone()
-                    return int(row[0]) if row else 0
-                self._con.register("meterql_batch", prepared)
+                    return _count(_fetch(con, _INSERT_LISTS, prepared))
+                con.register("meterql_batch", prepared)
                 try:
                     return self._insert_arrow(prepared.num_rows)
                 finally:
-                    self._con.unregister("meterql_batch")
+                    con.unregister("meterql_batch")
             except duckdb.Error as exc:
                 raise translate(exc) from None
 
@@ -248,12 +257,10 @@ class DuckDBEngine(Engine):
         # which also serves the next batches until one lands completely (re-sent files repeat).
         if not self._recent_duplicates:
             try:
-                row = self._con.execute(_INSERT_ARROW_NEW).fetchone()
-                return int(row[0]) if row else 0
+                return _count(_fetch(self._writer, _INSERT_ARROW_NEW))
             except duckdb.ConstraintException:
                 self._recent_duplicates = True
-        row = self._con.execute(_INSERT_ARROW).fetchone()
-        landed = int(row[0]) if row else 0
+        landed = _count(_fetch(self._writer, _INSERT_ARROW))
         self._recent_duplicates = landed < n
         return landed
 
@@ -261,13 +268,15 @@ class DuckDBEngine(Engine):
         return int(self._query("SELECT count(*) FROM events", {})[0][0])
 
     def _clustered_rows(self) -> int:
-        row = self._con.execute("SELECT value FROM meterql_meta WHERE key = 'clustered_rows'").fetchone()
-        return int(row[0]) if row else 0
+        return _count(_fetch(self._con, "SELECT value FROM meterql_meta WHERE key = 'clustered_rows'"))
 
     def _after_ingest(self) -> None:
         with self._lock:
-            total = int(self._con.execute("SELECT count(*) FROM events").fetchone()[0])
-            clustered = self._clustered_rows()
+            try:
+                total = _count(_fetch(self._con, "SELECT count(*) FROM events"))
+                clustered = self._clustered_rows()
+            except duckdb.Error as exc:
+                raise translate(exc) from None
         if total - clustered >= max(COMPACT_MIN_ROWS, clustered):
             self.compact()
 
@@ -282,20 +291,27 @@ class DuckDBEngine(Engine):
         with self._lock:
             con = self._con
             try:
-                con.execute("BEGIN TRANSACTION")
-                con.execute(DDL.replace("IF NOT EXISTS events", "meterql_events_clustered"))
-                con.execute("INSERT INTO meterql_events_clustered SELECT * FROM events ORDER BY subject_id, ts")
-                con.execute("DROP TABLE events")
-                con.execute("ALTER TABLE meterql_events_clustered RENAME TO events")
-                con.execute(
-                    "INSERT OR REPLACE INTO meterql_meta SELECT 'clustered_rows', count(*) FROM events"
-                )
-                con.execute("COMMIT")
+                for sql in (
+                    "BEGIN TRANSACTION",
+                    DDL.replace("IF NOT EXISTS events", "meterql_events_clustered"),
+                    "INSERT INTO meterql_events_clustered SELECT * FROM events ORDER BY subject_id, ts",
+                    "DROP TABLE events",
+                    "ALTER TABLE meterql_events_clustered RENAME TO events",
+                    "INSERT OR REPLACE INTO meterql_meta SELECT 'clustered_rows', count(*) FROM events",
+                    "COMMIT",
+                ):
+                    _fetch(con, sql)
             except duckdb.Error as exc:
-                con.execute("ROLLBACK")
+                try:
+                    _fetch(con, "ROLLBACK")
+                except duckdb.Error:  # no transaction left to roll back (e.g. BEGIN itself failed)
+                    pass
                 raise translate(exc) from None
             if self.path:
-                con.execute("CHECKPOINT")
+                try:
+                    _fetch(con, "CHECKPOINT")
+                except duckdb.Error as exc:
+                    raise translate(exc) from None
 
     def close(self) -> None:
         """Release the database; the connection closes with the last engine using it. Idempotent."""
@@ -303,6 +319,8 @@ class DuckDBEngine(Engine):
             db, self._db = self._db, None
             if db is None:
                 return
+            with self._lock:
+                self._writer.close()  # this engine's own cursor
             db.users -= 1
             if db.users > 0:
                 return
@@ -310,6 +328,17 @@ class DuckDBEngine(Engine):
                 _OPEN.pop(db.key, None)
         with self._lock:
             self._con.close()
+
+
+def _fetch(con: Any, sql: str, params: Any = None) -> list[tuple]:
+    """Run one statement and read its result to the end (DDL and COMMIT give no rows): a result
+    left unfinished makes DuckDB refuse the connection's next `register` ("Resource In Use")."""
+    return con.execute(sql, params).fetchall() if params is not None else con.execute(sql).fetchall()
+
+
+def _count(rows: list[tuple]) -> int:
+    """The first value of a one-row answer (an INSERT's row count, a count(*)); 0 for no row."""
+    return int(rows[0][0]) if rows else 0
 
 
 def _tz_literal(tz: str) -> str:
