@@ -160,7 +160,7 @@ def _late_commit_then_resend(port, set_mode, engine):
     with pytest.raises(TransportError):
         engine.ingest(batch())
     r = engine.ingest(batch())  # its id lookup runs while the first insert is still in flight
-    assert (r.inserted, r.rejected) == (N, ())
+    assert (r.inserted, r.rejected) == (N, [])
     assert urllib.request.urlopen(f"http://127.0.0.1:{port}/__late__", timeout=40).read() == b"done"
     assert stored(engine) == (N, N_SUM)  # not 200 rows, not a doubled sum
     assert engine.ingest(batch()).inserted == 0
