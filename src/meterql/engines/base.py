@@ -331,9 +331,9 @@ class Engine(ABC):
     # --- queries --------------------------------------------------------------------------------
 
     def _run(self, build: Callable[[bool], Any]) -> Any:
-        """Build a plan, run it, finish its rows. A DuckDB weighted_sum is first run in its narrow
-        form (Σ v·Δt at DECIMAL(38,12): exact, ~2× faster than the wide INT128 split); only when
-        that raises an overflow is the wide form run — which then gives the exact answer, or
+        """Build a plan, run it, finish its rows. A plan with a narrow form (`query.is_narrow`:
+        DECIMAL(38,12) sums on DuckDB, a weighted_sum's level bound) is run narrow first; only
+        when that raises an overflow is the wide form run — which then gives the exact answer, or
         raises the same overflow for a value that really is out of range (`Template.narrow`)."""
         plan = build(False)
         try:
@@ -404,8 +404,15 @@ class Engine(ABC):
         shared = [i for i, m in enumerate(ms) if can_share_scan(m)]
         out: list[list[AggRow] | None] = [None] * len(ms)
         if len(shared) > 1:
-            answers = self._run(lambda wide: build_many_plan([ms[i] for i in shared], window, self.dialect,
-                                                             self._table(), wide=wide))
+            try:
+                answers = self._run(lambda wide: build_many_plan([ms[i] for i in shared], window, self.dialect,
+                                                                 self._table(), wide=wide))
+            except NumericOverflow:
+                # a shared weighted_sum has only its narrow form (`query_many`): alone, it gets its
+                # exact one; any other overflow is raised again below by the metric it belongs to
+                if not any(ms[i].aggregation == "weighted_sum" for i in shared):
+                    raise
+                answers = [None] * len(shared)
             for i, rows in zip(shared, answers):
                 out[i] = rows
         for i, m in enumerate(ms):
