@@ -302,10 +302,13 @@ def test_weighted_sum_beyond_the_narrow_range_is_still_exact(engine):  # noqa: F
         [(r.bucket_start_ms, r.value) for r in ref]
     if engine.dialect == "duckdb":  # the narrow form is what runs first, and it has no INT128 split
         narrow, wide = engine.plan(WEIGHTED, "w", T0, T0 + H), engine.plan(WEIGHTED, "w", T0, T0 + H, wide=True)
-        # narrow: Σv, Σ v·Δt, Σ|v| (the level bound); wide: both sums split in two, and the
-        # greatest and least level
+        # narrow: Σv, Σ v·Δt, Σ|v| (the level bound); wide: the three sums split in two (still
+        # bound-checked); levels: Σv and Σ v·Δt split, and the greatest and least level (a window)
+        levels = engine.plan(WEIGHTED, "w", T0, T0 + H, wide=2)
         assert "INT128" not in narrow.sql().upper() and narrow.template.narrow and narrow.n_agg == 3
-        assert "INT128" in wide.sql().upper() and not wide.template.narrow and wide.n_agg == 6
+        assert "INT128" in wide.sql().upper() and wide.template.narrow and wide.n_agg == 6
+        assert " OVER " in levels.sql().upper() and " OVER " not in wide.sql().upper()
+        assert not levels.template.narrow and levels.n_agg == 6
 
 
 def test_a_weighted_sum_level_out_of_range_still_fails(engine):  # noqa: F811

@@ -187,10 +187,11 @@ class Template:
     # How many aggregate columns follow (bucket, dims…, n) in each result row.
     n_agg: int
     # True when the plan has a fast form that may raise an overflow the exact answer would not
-    # (`is_narrow`): on NumericOverflow the engine re-runs the plan built with `wide=True`.
+    # (`is_narrow`): on NumericOverflow the engine re-runs the plan built with the next `wide`.
     narrow: bool = False
-    # True for the plan built with `wide=True` (`aggregates` and `_finish` read other columns).
-    wide: bool = False
+    # The form the plan was built in (`aggregates` and `_finish` read other columns): 0 narrow,
+    # 1 (or True) wide, 2 a weighted_sum's exact levels (`weighted_form`).
+    wide: int = 0
 
 
 class TemplatePlan:
@@ -227,9 +228,9 @@ class Plan(TemplatePlan):
         return _finish(self, rows)
 
 
-def build_plan(metric: Metric, window: Window, dialect: str, table: exp.Table, *, wide: bool = False) -> Plan:
+def build_plan(metric: Metric, window: Window, dialect: str, table: exp.Table, *, wide: int = 0) -> Plan:
     """The one SELECT that answers `metric` over `window` on `dialect`, with its parameters.
-    `wide`: the overflow-proof form of a DuckDB weighted_sum (see `Template.narrow`)."""
+    `wide`: 0 the fast form; 1, 2 the overflow-proof forms (see `is_narrow`, `Template.narrow`)."""
     if dialect not in ("duckdb", "clickhouse"):
         raise InvalidSpec(f"unknown dialect {dialect!r}")
     w = window
@@ -356,7 +357,7 @@ def _template(
         group_exprs = subject_key + ([key] if grouped_key else []) + dims
         aggs = [exp.Sum(this=_col("fresh"))]
         where = None  # applied inside
-    elif agg is Aggregation.WEIGHTED_SUM and wide:
+    elif agg is Aggregation.WEIGHTED_SUM and weighted_form(dialect, wide) == 2:
         # The exact form: besides Σv and Σ v·Δt, the greatest and least level each group reaches
         # (SPEC: a level is range-checked at every step). The level after each millisecond is a
         # running sum over the group's events ordered by ts — the default frame takes the peers
@@ -394,21 +395,32 @@ def _template(
                     narrow=is_narrow(agg, dialect, wide), wide=wide)
 
 
-def is_narrow(agg: Aggregation, dialect: str, wide: bool) -> bool:
-    """Whether `aggregates` gives a narrow (fast, may-overflow) form that a wide one can redo:
+def is_narrow(agg: Aggregation, dialect: str, wide: int) -> bool:
+    """Whether the form `wide` of `aggregates` may raise an overflow that a further form can redo
+    (the engine tries `wide` = 0, 1, 2 in turn while this holds; measured on 1M rows, DuckDB):
 
     - DuckDB `sum`/`avg`/`weighted_sum` sum DECIMAL(38,12), which raises on an intermediate sum
-      past 10^26 (HAZARDS) though SPEC checks a sum once complete: the wide form sums integer and
-      10^-12 parts as HUGEINT.
+      past 10^26 (HAZARDS) though SPEC checks a sum once complete: the wide form (1) sums integer
+      and 10^-12 parts as HUGEINT (exact; ~5× slower: the casts cost ~2 s per 1M rows).
     - `weighted_sum` (both engines) checks its levels against a bound (`_finish`): the level
       inside a group stays between level₀ + Σ negative values and level₀ + Σ positive values,
-      so when both are in range every step is; otherwise the wide form gets each group's
-      greatest and least level exactly (a window), at the price of a sort."""
-    if wide:
-        return False
+      so when both are in range every step is (one more SUM: ~no cost); otherwise the levels
+      form (2, `weighted_form`) gets each group's greatest and least level exactly from a
+      running-sum window (a sort: ~15× slower) — only for values near 10^26."""
     if agg is Aggregation.WEIGHTED_SUM:
-        return True
-    return dialect == "duckdb" and agg in (Aggregation.SUM, Aggregation.AVG)
+        return weighted_form(dialect, wide) < 2
+    return not wide and dialect == "duckdb" and agg in (Aggregation.SUM, Aggregation.AVG)
+
+
+def weighted_form(dialect: str, wide: int) -> int:
+    """A weighted_sum's form at stage `wide`: 0 narrow sums (level bound), 1 HUGEINT-split sums
+    (DuckDB only; level bound), 2 exact levels (a window). ClickHouse's Decimal256 sums need no
+    split: its stage 1 is the levels form."""
+    if not wide:
+        return 0
+    if dialect == "clickhouse":
+        return 2
+    return 1 if wide == 1 else 2
 
 
 def _parts(v: exp.Expression) -> tuple[exp.Expression, exp.Expression]:
@@ -453,7 +465,7 @@ def aggregates(
     def val() -> exp.Expression:
         return v.copy()  # type: ignore[union-attr]
 
-    split = wide and dialect == "duckdb"
+    split = bool(wide) and dialect == "duckdb"
     if agg is Aggregation.COUNT:
         return []
     if agg is Aggregation.SUM:
@@ -482,7 +494,8 @@ def aggregates(
         def dt() -> exp.Expression:
             return exp.Sub(this=_col("ts"), expression=_p(bucket_floor.copy()))
 
-        if not wide:
+        form = weighted_form(dialect, wide)
+        if form == 0:
             # ClickHouse: Decimal(76,12) holds the products. DuckDB, narrow: DECIMAL(38,12) × BIGINT
             # stays DECIMAL(38,12), exact (Δt is an integer), and DuckDB raises on any product or
             # sum ≥ 10^26 instead of wrapping (HAZARDS) — then the engine re-runs the plan wide.
@@ -490,15 +503,18 @@ def aggregates(
             # Σ|v| bounds the levels inside a group (`is_narrow`, `_finish`).
             return [exp.Sum(this=val()), exp.Sum(this=exp.Mul(this=_p(val()), expression=_p(dt()))),
                     exp.Sum(this=exp.Abs(this=val()))]
-        if dialect == "clickhouse":
+        if dialect == "clickhouse":  # the levels form's sums (its levels: `_template`)
             return [exp.Sum(this=val()), exp.Sum(this=exp.Mul(this=_p(val()), expression=_p(dt())))]
         whole, frac = _parts(val())
-        return [
+        out = [
             exp.Sum(this=whole.copy()),
             exp.Sum(this=frac.copy()),
             exp.Sum(this=exp.Mul(this=whole, expression=_p(dt()))),
             exp.Sum(this=exp.Mul(this=frac, expression=_p(dt()))),
         ]
+        if form == 1:  # Σ|v| for the level bound, split too
+            out += [exp.Sum(this=p) for p in _parts(exp.Abs(this=val()))]
+        return out
     raise AssertionError(agg)  # pragma: no cover - exhaustive over Aggregation
 
 
@@ -580,8 +596,7 @@ def _finish(plan: Plan | SubjectsPlan, rows: Sequence[Sequence[Any]], *, single:
     w, metric = plan.window, plan.metric
     agg = metric.aggregation
     ndim = len(w.dimensions)
-    wide = plan.template.wide
-    split = wide and plan.dialect == "duckdb"
+    split = bool(plan.template.wide) and plan.dialect == "duckdb"
     if single and w.granularity is None and ndim == 0 and not metric.recurring and len(rows) != 1:
         raise TransportError(f"the engine returned {len(rows)} rows for an aggregate that always has exactly one")
 
@@ -681,11 +696,12 @@ def _group_row(plan: Plan | SubjectsPlan, floor: int, coords: tuple[str | None, 
         level0 = carried.get(coords, Decimal(0))
         delta, i = _sum_of(aggs, 0, split)
         moment, i = _sum_of(aggs, i, split)
-        if not plan.template.wide:
+        if weighted_form(plan.dialect, plan.template.wide) < 2:
             # The bound (`is_narrow`): every level in the group lies between level0 + Σ negative
             # values and level0 + Σ positive values. Past it, an overflow *may* have happened:
-            # NumericOverflow makes the engine re-run the plan wide, which checks exactly.
-            absum = _dec(aggs[i])
+            # NumericOverflow makes the engine re-run the plan in its levels form, which checks
+            # each level exactly.
+            absum = _sum_of(aggs, i, split)[0]
             numbers.check_range(C.add(level0, C.divide(C.add(absum, delta), Decimal(2))))
             numbers.check_range(C.add(level0, C.divide(C.subtract(delta, absum), Decimal(2))))
         else:

@@ -89,12 +89,21 @@ class ManyPlan:
                 for r in rows
                 if ungrouped or int(r[offset] or 0) > 0
             ]
-            wide = self.template.wide and metric.aggregation is not Aggregation.WEIGHTED_SUM
+            wide = _shared_form(metric.aggregation, self.dialect, self.template.wide)
             template = Template(self.template.select, self.template.sql, self.template.dim_types, n_agg,
                                 self.template.narrow, wide)
             out.append(_finish(Plan(metric, w, self.dialect, template, {}), mine))
             offset += 1 + n_agg
         return out
+
+
+def _shared_form(agg: Aggregation, dialect: str, wide: int) -> int:
+    """A metric's form (`query.aggregates`' `wide`) at stage `wide` of a shared scan. A
+    weighted_sum never takes its levels form here (a window per metric): past its level bound
+    the shared call overflows and `aggregate_many` runs it alone (`Engine.aggregate`)."""
+    if agg is Aggregation.WEIGHTED_SUM:
+        return 0 if dialect == "clickhouse" else min(int(wide), 1)
+    return min(int(wide), 1) if is_narrow(agg, dialect, 0) else 0
 
 
 def can_share_scan(metric: Metric) -> bool:
@@ -190,9 +199,7 @@ def _many_template(
             vt = m.value_type()
             v = compiled(m.value, Kind.VALUE, dialect, vt)[0]  # type: ignore[arg-type]
             v = when(v)
-        # A weighted_sum keeps its narrow form here: its exact wide form needs a window per
-        # metric. When its level bound fails, `aggregate_many` runs it alone (`Engine.aggregate`).
-        aggs = aggregates(m.aggregation, v, dialect, bucket_floor, wide and m.aggregation is not Aggregation.WEIGHTED_SUM)
+        aggs = aggregates(m.aggregation, v, dialect, bucket_floor, _shared_form(m.aggregation, dialect, wide))
         columns.append(exp.alias_(n, f"n{i}"))
         columns += [exp.alias_(a, f"m{i}_a{j}") for j, a in enumerate(aggs)]
         n_aggs.append(len(aggs))
@@ -200,7 +207,9 @@ def _many_template(
     group_exprs = ([key] if granularity is not None else []) + dims
     if group_exprs:
         select = select.group_by(*[g.copy() for g in group_exprs])
-    narrow = any(is_narrow(m.aggregation, dialect, wide) for m in metrics)
+    # a further stage only when it changes some metric's form
+    narrow = any(_shared_form(m.aggregation, dialect, wide + 1) != _shared_form(m.aggregation, dialect, wide)
+                 for m in metrics)
     template = Template(select=select, sql=select.sql(dialect=dialect), dim_types=tuple(typ for _, typ in compiled_dims),
                         n_agg=0, narrow=narrow, wide=wide)
     return template, tuple(n_aggs)

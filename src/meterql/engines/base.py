@@ -333,16 +333,18 @@ class Engine(ABC):
     def _run(self, build: Callable[[bool], Any]) -> Any:
         """Build a plan, run it, finish its rows. A plan with a narrow form (`query.is_narrow`:
         DECIMAL(38,12) sums on DuckDB, a weighted_sum's level bound) is run narrow first; only
-        when that raises an overflow is the wide form run — which then gives the exact answer, or
-        raises the same overflow for a value that really is out of range (`Template.narrow`)."""
-        plan = build(False)
-        try:
-            return plan.finish(self._query(plan.sql(), plan.params))
-        except NumericOverflow:
-            if not plan.template.narrow:
-                raise
-        plan = build(True)
-        return plan.finish(self._query(plan.sql(), plan.params))
+        when that raises an overflow is the next form run (`wide` = 1, then 2 for a weighted_sum's
+        exact levels) — the last gives the exact answer, or raises the same overflow for a value
+        that really is out of range (`Template.narrow`)."""
+        stage = 0
+        while True:
+            plan = build(stage)
+            try:
+                return plan.finish(self._query(plan.sql(), plan.params))
+            except NumericOverflow:
+                if not plan.template.narrow or stage >= 2:
+                    raise
+            stage += 1
 
     def plan(
         self,
