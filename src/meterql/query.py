@@ -11,7 +11,9 @@ Many subjects in one scan (the invoice run): the same template with `Scope.LIST`
 wrapped by `query_many.build_subjects_plan`.
 Guarantees:
 - One statement per call: buckets × dimension coordinates are one GROUP BY; carried levels and
-  totals (recurring, weighted_sum) come from the same result, summed in Python with Decimal.
+  totals (recurring, weighted_sum) come from the same result, summed in Python with Decimal,
+  and so do the rows that carried state alone creates (SPEC §5, `_finish`). (A plan with a fast
+  form that may overflow where the exact answer does not is re-run in its wider form: `is_narrow`.)
 - Subject scoping is structural: the WHERE clause is `(subject_id = <bound parameter>) AND (…)`
   with every other condition — the metric filter, the extra filter — in its own parentheses, so
   no expression can widen it (HAZARDS: hand-built trees get no parentheses). A many-subject
