@@ -95,11 +95,11 @@ def test_weighted_sum_level_carried_into_a_bucket(engine):  # noqa: F811
     # +10 at 02:00, −4 at 06:00 over [00:00, 10:00): (0·2 + 10·4 + 6·4) ÷ 10 = 6.4
     engine.ingest([ev(T0 + 2 * H, v=10), ev(T0 + 6 * H, v=-4)])
     assert values(engine, WSUM, T0, T0 + 10 * H) == [(T0, T0 + 10 * H, (), D("6.4"))]
-    # hour buckets: [02,03) level 10 all hour; [06,07) starts at the carried 10, drops to 6 at once
-    assert values(engine, WSUM, T0, T0 + 10 * H, granularity="hour") == [
-        (T0 + 2 * H, T0 + 3 * H, (), D(10)),
-        (T0 + 6 * H, T0 + 7 * H, (), D(6)),
-    ]
+    # hour buckets: [02,03) level 10 all hour; [06,07) starts at the carried 10, drops to 6 at once;
+    # SPEC §5: the carried level makes rows in the hours without events (10 in 3–5, 6 in 7–9)
+    assert values(engine, WSUM, T0, T0 + 10 * H, granularity="hour") == (
+        [(T0 + h * H, T0 + (h + 1) * H, (), D(10)) for h in range(2, 6)]
+        + [(T0 + h * H, T0 + (h + 1) * H, (), D(6)) for h in range(6, 10)])
     # an event in the middle of the bucket: +10 at 02:30 → half an hour at 0, half at 10 = 5
     engine.ingest([ev(T0 + 8 * H + H // 2, v=10)])
     assert values(engine, WSUM, T0 + 8 * H, T0 + 9 * H) == [(T0 + 8 * H, T0 + 9 * H, (), D(5))]
@@ -125,10 +125,9 @@ def test_latest_with_tied_timestamps_takes_the_greatest_event_id(engine):  # noq
     # same ms: ids a, c, b → c wins (value 3)
     engine.ingest([ev(T0 + 5, event_id="a", v=1), ev(T0 + 5, event_id="c", v=3), ev(T0 + 5, event_id="b", v=2)])
     assert values(engine, m, T0, T0 + H) == [(T0, T0 + H, (), D(3))]
-    # SPEC §4 takes "the value of the event with the greatest timestamp": a later event without a
-    # value makes latest NULL (plain arg_max/argMax would skip it and answer 3).
+    # SPEC §4: the latest event *whose value is not NULL*: a later event without a value is skipped
     engine.ingest([ev(T0 + 6, event_id="d")])
-    assert values(engine, m, T0, T0 + H) == [(T0, T0 + H, (), None)]
+    assert values(engine, m, T0, T0 + H) == [(T0, T0 + H, (), D(3))]
     # …and a NULL-valued event tied on the timestamp with a smaller id does not hide a value
     engine.ingest([ev(T0 + DAY, event_id="z", v=4), ev(T0 + DAY, event_id="y")])
     assert values(engine, m, T0 + DAY, T0 + DAY + H) == [(T0 + DAY, T0 + DAY + H, (), D(4))]
@@ -215,10 +214,11 @@ def test_dimensions_rows_are_ordered_by_bucket_then_coordinates_nulls_last(engin
 
 def test_recurring_sum_is_a_running_total(engine):  # noqa: F811
     m = Metric(code="s", aggregation="sum", value="v", recurring=True)
-    # 100 before the period; +1 on day 1, +2 on day 3 → day rows 101 and 103 (no row for day 2)
+    # 100 before the period; +1 on day 1, +2 on day 3 → day rows 101, 101 (carried, SPEC §5), 103,
+    # and 103 carried on days 4 and 5
     engine.ingest([ev(T0 - DAY, v=100), ev(T0 + H, v=1), ev(T0 + 2 * DAY + H, v=2)])
     assert values(engine, m, T0, T0 + 5 * DAY, granularity="day") == [
-        (T0, T0 + DAY, (), D(101)), (T0 + 2 * DAY, T0 + 3 * DAY, (), D(103))
+        (T0 + d * DAY, T0 + (d + 1) * DAY, (), D(v)) for d, v in enumerate([101, 101, 103, 103, 103])
     ]
 
 
@@ -339,9 +339,8 @@ def test_the_subject_predicate_heads_the_where_clause_structurally(engine, recur
 
 
 def test_latest_in_a_shared_scan_sees_only_its_own_events(engine):  # noqa: F811
-    # A shared scan (aggregate_many) reads the events of every metric. `latest` keeps NULL values,
-    # so it must not be fed `CASE WHEN <its event name> THEN v END`: the newest row of the scan
-    # (here a "b" event) would make it NULL. Found by benchmarks/prices.py.
+    # A shared scan (aggregate_many) reads the events of every metric: `latest` must see only its
+    # own (found by benchmarks/prices.py when latest kept NULL values; SPEC §4 now skips them).
     lat = Metric(code="lat", aggregation="latest", event_name="a", value="v", filter="kind = 'x'")
     tot = Metric(code="tot", aggregation="sum", event_name="b", value="v")
     engine.ingest([ev(T0 + 1, name="a", v="2.62", kind="x"), ev(T0 + 2, name="a", v=9, kind="y"),
@@ -349,7 +348,7 @@ def test_latest_in_a_shared_scan_sees_only_its_own_events(engine):  # noqa: F811
     many = engine.aggregate_many([lat, tot], "s1", T0, T0 + H)
     assert [[r.value for r in rows] for rows in many] == [[D("2.62")], [D(5)]]
     assert values(engine, lat, T0, T0 + H) == [(T0, T0 + H, (), D("2.62"))]
-    # …while a NULL value on the metric's own latest event still makes it NULL
+    # …and a NULL value on the metric's own latest event is skipped (SPEC §4)
     engine.ingest([ev(T0 + 4, name="a", kind="x")])
     many = engine.aggregate_many([lat, tot], "s1", T0, T0 + H)
-    assert [[r.value for r in rows] for rows in many] == [[None], [D(5)]]
+    assert [[r.value for r in rows] for rows in many] == [[D("2.62")], [D(5)]]

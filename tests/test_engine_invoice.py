@@ -172,9 +172,13 @@ def test_hand_checked_invoice_run(engine):  # noqa: F811
     assert list(listed) == ["c", "a"] and [r.value for r in listed["c"]] == [None]
     for s in ("a", "b", "c"):
         assert engine.summaries(WEIGHTED, PERIOD, [s])[s] == engine.summary(WEIGHTED, s, PERIOD)
-    # hour buckets for a: [02:00, 03:00) = 10, [06:00, 07:00) = 6 (the reference's worked example)
+    # hour buckets for a: [02:00, 03:00) = 10, [06:00, 07:00) = 6 (the reference's worked example),
+    # and the carried level in the hours between and after (SPEC §5): 10 in 3–5, 6 in 7–9
     hourly = engine.summaries(WEIGHTED, PERIOD, granularity="hour")
-    assert [(r.period.start, r.value) for r in hourly["a"]] == [(T0 + 2 * H, "10"), (T0 + 6 * H, "6")]
+    assert [(r.period.start, r.value) for r in hourly["a"]] == (
+        [(T0 + h * H, "10") for h in range(2, 6)] + [(T0 + h * H, "6") for h in range(6, 10)])
+    # b: +5 at 00:00 → 5 in every hour
+    assert [(r.period.start, r.value) for r in hourly["b"]] == [(T0 + h * H, "5") for h in range(10)]
     assert engine.summaries(WEIGHTED, PERIOD, ["c"], granularity="hour") == {"c": []}
     row = tokens["b"][0].to_dict()
     assert row["subject_id"] == "b" and row["pricing_metric_id"] == "tokens" and row["value"] == "3.5"
@@ -187,8 +191,9 @@ def test_recurring_subject_with_only_earlier_events_is_listed_when_it_has_a_row(
     got = engine.summaries(recurring, Period(T0 + 11 * H, T0 + 12 * H))
     # b's 1.5 + 2 + 100 and c's 1000 + 7 carry over; no event inside the period
     assert {s: [r.value for r in rows] for s, rows in got.items()} == {"b": ["103.5"], "c": ["1007"]}
-    # with buckets a carried total creates no row, so nobody has a row to report
-    assert engine.summaries(recurring, Period(T0 + 11 * H, T0 + 12 * H), granularity="hour") == {}
+    # with buckets too: a carried total creates a row (SPEC §5), here the one hour bucket
+    got = engine.summaries(recurring, Period(T0 + 11 * H, T0 + 12 * H), granularity="hour")
+    assert {s: [r.value for r in rows] for s, rows in got.items()} == {"b": ["103.5"], "c": ["1007"]}
 
 
 def test_dimensions_and_unique_count_per_subject(engine):  # noqa: F811
@@ -297,8 +302,13 @@ def test_weighted_sum_beyond_the_narrow_range_is_still_exact(engine):  # noqa: F
         [(r.bucket_start_ms, r.value) for r in ref]
     if engine.dialect == "duckdb":  # the narrow form is what runs first, and it has no INT128 split
         narrow, wide = engine.plan(WEIGHTED, "w", T0, T0 + H), engine.plan(WEIGHTED, "w", T0, T0 + H, wide=True)
-        assert "INT128" not in narrow.sql().upper() and narrow.template.narrow and narrow.n_agg == 2
-        assert "INT128" in wide.sql().upper() and not wide.template.narrow and wide.n_agg == 3
+        # narrow: Σv, Σ v·Δt, Σ|v| (the level bound); wide: the three sums split in two (still
+        # bound-checked); levels: Σv and Σ v·Δt split, and the greatest and least level (a window)
+        levels = engine.plan(WEIGHTED, "w", T0, T0 + H, wide=2)
+        assert "INT128" not in narrow.sql().upper() and narrow.template.narrow and narrow.n_agg == 3
+        assert "INT128" in wide.sql().upper() and wide.template.narrow and wide.n_agg == 6
+        assert " OVER " in levels.sql().upper() and " OVER " not in wide.sql().upper()
+        assert not levels.template.narrow and levels.n_agg == 6
 
 
 def test_a_weighted_sum_level_out_of_range_still_fails(engine):  # noqa: F811

@@ -76,7 +76,7 @@ def basic_events():
         ("max", "tokens", D(10)),
         ("avg", "tokens", D("7.5")),  # 15 / 2 non-NULL values
         ("unique_count", "user", D(2)),  # u1, u2
-        ("latest", "tokens", None),  # SPEC §4: the value of the latest event, c — NULL
+        ("latest", "tokens", D(5)),  # SPEC §4: latest event with a value: b (c's value is NULL)
         ("sum_agg", "tokens", D(15)),  # Lago alias
     ],
 )
@@ -200,9 +200,13 @@ def test_latest_ties_broken_by_greatest_event_id():
     # Code point order: 'B' (66) < 'a' (97), so 'a' is the greater id.
     evs = [e(T0 + H, event_id="B", v=1), e(T0 + H, event_id="a", v=2)]
     assert one(evs, Spec("latest", "v")) == 2
-    # SPEC §4: the value of the latest event, even when it is NULL
+    # SPEC §4: the latest event whose value is not NULL (b's is NULL, so a's 1)
     evs = [e(T0 + H, event_id="a", v=1), e(T0 + 2 * H, event_id="b", v=None)]
-    assert one(evs, Spec("latest", "v")) is None
+    assert one(evs, Spec("latest", "v")) == 1
+    # a NULL value on a tie does not win either; NULL only when no event has a value
+    evs = [e(T0 + H, event_id="a", v=7), e(T0 + H, event_id="b", v="n/a")]
+    assert one(evs, Spec("latest", "v")) == 7
+    assert one([e(T0 + H, v=None), e(T0 + 2 * H, v="x")], Spec("latest", "v")) is None
 
 
 # --- granularity and dimensions -----------------------------------------------------------------
@@ -292,7 +296,10 @@ def test_weighted_sum_worked_example():
     assert one(evs, Spec("weighted_sum", "v"), end=T0 + 10 * H) == D("6.4")
     rows = reference_rows(evs, Spec("weighted_sum", "v"), "s1", T0, T0 + 10 * H, granularity="hour")
     # [02:00, 03:00): 10 all hour; [06:00, 07:00): starts at 10, the event at 06:00 sets 6 at once.
-    assert [(r.bucket_start_ms, r.value) for r in rows] == [(T0 + 2 * H, D(10)), (T0 + 6 * H, D(6))]
+    # SPEC §5: the carried level makes rows too — 10 in hours 3–5, 6 in hours 7–9; none before 02:00
+    # (level 0).
+    assert [(r.bucket_start_ms, r.value) for r in rows] == (
+        [(T0 + h * H, D(10)) for h in range(2, 6)] + [(T0 + h * H, D(6)) for h in range(6, 10)])
 
 
 def test_weighted_sum_recurring_carries_the_level():
@@ -319,8 +326,9 @@ def test_weighted_sum_buckets_start_at_the_level_left_before():
     d1 = T0
     evs = [e(d1 + 12 * H, v=10), e(d1 + DAY + 6 * H, v=2)]
     rows = reference_rows(evs, Spec("weighted_sum", "v"), "s1", d1, d1 + 3 * DAY, granularity="day")
-    # day 1: 0 for 12 h, 10 for 12 h → 5; day 2: 10 for 6 h, 12 for 18 h → (60 + 216) / 24 = 11.5
-    assert [r.value for r in rows] == [D(5), D("11.5")]
+    # day 1: 0 for 12 h, 10 for 12 h → 5; day 2: 10 for 6 h, 12 for 18 h → (60 + 216) / 24 = 11.5;
+    # day 3: no event, the carried level 12 all day (SPEC §5: carried state makes a row)
+    assert [r.value for r in rows] == [D(5), D("11.5"), D(12)]
     # Cut buckets: period [d1 06:00, d2 12:00). Bucket 1 = 18 h: 0·6 + 10·12 = 120 / 18 = 6.666666666667
     # Bucket 2 = 12 h: 10·6 + 12·6 = 132 / 12 = 11
     rows = reference_rows(evs, Spec("weighted_sum", "v"), "s1", d1 + 6 * H, d1 + DAY + 12 * H, granularity="day")
@@ -341,8 +349,9 @@ def test_recurring_sum_is_a_running_total_per_bucket():
     evs = [e(T0 - 5 * DAY, v=3), e(T0 + H, v=2), e(T0 + 2 * DAY + H, v=4), e(T0 + 5 * DAY, v=100)]
     spec = Spec("sum", "v", recurring=True)
     rows = reference_rows(evs, spec, "s1", T0, T0 + 3 * DAY, granularity="day")
-    # day 1: 3 + 2 = 5; day 2: no event, no row; day 3: 5 + 4 = 9. The event after the period never counts.
-    assert [(r.bucket_start_ms, r.value) for r in rows] == [(T0, D(5)), (T0 + 2 * DAY, D(9))]
+    # day 1: 3 + 2 = 5; day 2: no event, the carried total 5 (SPEC §5); day 3: 5 + 4 = 9.
+    # The event after the period never counts.
+    assert [(r.bucket_start_ms, r.value) for r in rows] == [(T0, D(5)), (T0 + DAY, D(5)), (T0 + 2 * DAY, D(9))]
     assert one(evs, spec, end=T0 + 3 * DAY) == 9
     assert one(evs, Spec("sum", "v"), end=T0 + 3 * DAY) == 6  # not recurring
     assert one(evs[:1], spec) == 3  # only earlier events: the carried total, not NULL
@@ -448,3 +457,40 @@ def test_weighted_sum_matches_a_per_millisecond_walk(steps):
         return
     total = sum(sum(v for t, v in steps if t <= ms) for ms in range(1000))
     assert got == Decimal(total) / 1000
+
+
+# --- carried state creates rows (SPEC §5) ----------------------------------------------------------
+
+
+def test_carried_state_rows_only_where_the_carried_value_is_not_zero():
+    # recurring sum by day over 4 days: +3 before the period, −3 on day 2, +1 on day 4 (a)
+    # and +2 before the period (b, never again)
+    evs = [e(T0 - DAY, v=3, seat="a"), e(T0 + DAY + H, v=-3, seat="a"), e(T0 + 3 * DAY + H, v=1, seat="a"),
+           e(T0 - 2 * DAY, v=2, seat="b")]
+    spec = Spec("sum", "v", recurring=True)
+    rows = reference_rows(evs, spec, "s1", T0, T0 + 4 * DAY, granularity="day", dimensions=["seat"])
+    # a: day 1 carried 3; day 2 event → 0 (a row: it has an event); day 3 carried 0 → no row; day 4: 1
+    # b: carried 2 on every day, no event in the period
+    assert [(r.bucket_start_ms, r.coordinates, r.value) for r in rows] == [
+        (T0, ("a",), D(3)), (T0, ("b",), D(2)),
+        (T0 + DAY, ("a",), D(0)), (T0 + DAY, ("b",), D(2)),
+        (T0 + 2 * DAY, ("b",), D(2)),
+        (T0 + 3 * DAY, ("a",), D(1)), (T0 + 3 * DAY, ("b",), D(2)),
+    ]
+    # without granularity: b has a row for the period, from its carried total alone
+    rows = reference_rows(evs, spec, "s1", T0, T0 + 4 * DAY, dimensions=["seat"])
+    assert [(r.coordinates, r.value) for r in rows] == [(("a",), D(1)), (("b",), D(2))]
+    # not recurring: nothing is carried
+    rows = reference_rows(evs, Spec("sum", "v"), "s1", T0, T0 + 4 * DAY, granularity="day", dimensions=["seat"])
+    assert [(r.bucket_start_ms, r.value) for r in rows] == [(T0 + DAY, D(-3)), (T0 + 3 * DAY, D(1))]
+
+
+def test_carried_distinct_set_and_cut_buckets():
+    # recurring unique_count: a non-empty set carried into a bucket makes a row; a NULL value does not
+    evs = [e(T0 - DAY, user="u"), e(T0 - DAY, v=1)]  # the second has no user: NULL
+    spec = Spec("unique_count", "user", recurring=True)
+    # period [T0 + 6 h, T0 + 2 days + 1 h): three day buckets, the first and last cut to the period
+    rows = reference_rows(evs, spec, "s1", T0 + 6 * H, T0 + 2 * DAY + H, granularity="day")
+    assert [(r.bucket_start_ms, r.bucket_end_ms, r.value) for r in rows] == [
+        (T0 + 6 * H, T0 + DAY, D(1)), (T0 + DAY, T0 + 2 * DAY, D(1)), (T0 + 2 * DAY, T0 + 2 * DAY + H, D(1))]
+    assert reference_rows(evs[1:], spec, "s1", T0, T0 + DAY, granularity="day") == []

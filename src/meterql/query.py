@@ -11,7 +11,9 @@ Many subjects in one scan (the invoice run): the same template with `Scope.LIST`
 wrapped by `query_many.build_subjects_plan`.
 Guarantees:
 - One statement per call: buckets × dimension coordinates are one GROUP BY; carried levels and
-  totals (recurring, weighted_sum) come from the same result, summed in Python with Decimal.
+  totals (recurring, weighted_sum) come from the same result, summed in Python with Decimal,
+  and so do the rows that carried state alone creates (SPEC §5, `_finish`). (A plan with a fast
+  form that may overflow where the exact answer does not is re-run in its wider form: `is_narrow`.)
 - Subject scoping is structural: the WHERE clause is `(subject_id = <bound parameter>) AND (…)`
   with every other condition — the metric filter, the extra filter — in its own parentheses, so
   no expression can widen it (HAZARDS: hand-built trees get no parentheses). A many-subject
@@ -42,7 +44,7 @@ from sqlglot import exp
 
 from . import numbers
 from .ast import Expression, Kind, Type
-from .errors import EngineError, InvalidSpec, TransportError
+from .errors import EngineError, InvalidSpec, LimitExceeded, TransportError
 from .metric import Aggregation, Metric
 
 if TYPE_CHECKING:
@@ -186,10 +188,12 @@ class Template:
     dim_types: tuple[Type, ...]
     # How many aggregate columns follow (bucket, dims…, n) in each result row.
     n_agg: int
-    # True when a DuckDB weighted_sum computes Σ v·Δt at DECIMAL(38,12) (`aggregates`): exact,
-    # but it raises an overflow where the wide INT128 form would not, so on NumericOverflow the
-    # engine re-runs the plan built with `wide=True`.
+    # True when the plan has a fast form that may raise an overflow the exact answer would not
+    # (`is_narrow`): on NumericOverflow the engine re-runs the plan built with the next `wide`.
     narrow: bool = False
+    # The form the plan was built in (`aggregates` and `_finish` read other columns): 0 narrow,
+    # 1 (or True) wide, 2 a weighted_sum's exact levels (`weighted_form`).
+    wide: int = 0
 
 
 class TemplatePlan:
@@ -226,9 +230,9 @@ class Plan(TemplatePlan):
         return _finish(self, rows)
 
 
-def build_plan(metric: Metric, window: Window, dialect: str, table: exp.Table, *, wide: bool = False) -> Plan:
+def build_plan(metric: Metric, window: Window, dialect: str, table: exp.Table, *, wide: int = 0) -> Plan:
     """The one SELECT that answers `metric` over `window` on `dialect`, with its parameters.
-    `wide`: the overflow-proof form of a DuckDB weighted_sum (see `Template.narrow`)."""
+    `wide`: 0 the fast form; 1, 2 the overflow-proof forms (see `is_narrow`, `Template.narrow`)."""
     if dialect not in ("duckdb", "clickhouse"):
         raise InvalidSpec(f"unknown dialect {dialect!r}")
     w = window
@@ -355,6 +359,27 @@ def _template(
         group_exprs = subject_key + ([key] if grouped_key else []) + dims
         aggs = [exp.Sum(this=_col("fresh"))]
         where = None  # applied inside
+    elif agg is Aggregation.WEIGHTED_SUM and weighted_form(dialect, wide) == 2:
+        # The exact form: besides Σv and Σ v·Δt, the greatest and least level each group reaches
+        # (SPEC: a level is range-checked at every step). The level after each millisecond is a
+        # running sum over the group's events ordered by ts — the default frame takes the peers
+        # (same ts) in, so events of one millisecond apply together — in a subquery; the
+        # partition is the group without the bucket (a level runs across buckets; recurring:
+        # from the first event ever, pre-period rows being in the WHERE).
+        partition = [*[s.copy() for s in subject_key], *[d.copy() for d in dims]]
+        order = exp.Order(expressions=[exp.Ordered(this=_col("ts"))])
+        inner_cols = [exp.alias_(key, "b")] + [exp.alias_(d, f"d{i}") for i, d in enumerate(dims)]
+        inner_cols += [_col("subject_id")] if many else []
+        inner_cols += [_col("ts"), exp.alias_(v.copy(), "v")]  # type: ignore[union-attr]
+        inner_cols += [exp.alias_(e, f"l{i}") for i, e in enumerate(level_columns(v, dialect, partition, order))]  # type: ignore[arg-type]
+        inner = exp.select(*inner_cols).from_(table).where(where)
+        source = exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("e")))
+        key = _col("b")
+        dims = [_col(f"d{i}") for i in range(len(dims))]
+        group_exprs = subject_key + ([key] if grouped_key else []) + dims
+        aggs = aggregates(agg, _col("v"), dialect, bucket_floor, wide)
+        aggs += [exp.Max(this=_col("l0")), exp.Min(this=_col("l0"))]
+        where = None  # applied inside
     else:
         aggs = aggregates(agg, v, dialect, bucket_floor, wide)
 
@@ -369,7 +394,7 @@ def _template(
     if group_exprs:
         select = select.group_by(*[g.copy() for g in group_exprs])
     return Template(select=select, sql=select.sql(dialect=dialect), dim_types=tuple(dim_types), n_agg=len(aggs),
-                    narrow=is_narrow(agg, dialect, wide))
+                    narrow=is_narrow(agg, dialect, wide), wide=wide)
 
 
 def with_row_limit(sql: str, select: exp.Select, max_rows: int | None, separator: str = " ") -> str:
@@ -382,50 +407,94 @@ def with_row_limit(sql: str, select: exp.Select, max_rows: int | None, separator
     return f"{sql}{separator}LIMIT {int(max_rows) + 1}"
 
 
-def is_narrow(agg: Aggregation, dialect: str, wide: bool) -> bool:
-    """Whether `aggregates` gives the narrow (fast, may-overflow) weighted_sum form."""
-    return agg is Aggregation.WEIGHTED_SUM and dialect == "duckdb" and not wide
+def is_narrow(agg: Aggregation, dialect: str, wide: int) -> bool:
+    """Whether the form `wide` of `aggregates` may raise an overflow that a further form can redo
+    (the engine tries `wide` = 0, 1, 2 in turn while this holds; measured on 1M rows, DuckDB):
+
+    - DuckDB `sum`/`avg`/`weighted_sum` sum DECIMAL(38,12), which raises on an intermediate sum
+      past 10^26 (HAZARDS) though SPEC checks a sum once complete: the wide form (1) sums integer
+      and 10^-12 parts as HUGEINT (exact; ~5× slower: the casts cost ~2 s per 1M rows).
+    - `weighted_sum` (both engines) checks its levels against a bound (`_finish`): the level
+      inside a group stays between level₀ + Σ negative values and level₀ + Σ positive values,
+      so when both are in range every step is (one more SUM: ~no cost); otherwise the levels
+      form (2, `weighted_form`) gets each group's greatest and least level exactly from a
+      running-sum window (a sort: ~15× slower) — only for values near 10^26."""
+    if agg is Aggregation.WEIGHTED_SUM:
+        return weighted_form(dialect, wide) < 2
+    return not wide and dialect == "duckdb" and agg in (Aggregation.SUM, Aggregation.AVG)
+
+
+def weighted_form(dialect: str, wide: int) -> int:
+    """A weighted_sum's form at stage `wide`: 0 narrow sums (level bound), 1 HUGEINT-split sums
+    (DuckDB only; level bound), 2 exact levels (a window). ClickHouse's Decimal256 sums need no
+    split: its stage 1 is the levels form."""
+    if not wide:
+        return 0
+    if dialect == "clickhouse":
+        return 2
+    return 1 if wide == 1 else 2
+
+
+def _parts(v: exp.Expression) -> tuple[exp.Expression, exp.Expression]:
+    """DuckDB: a DECIMAL(38,12) value as (integer part, fraction in 10^-12 units), both HUGEINT,
+    exact (the two share the value's sign): sums of these cannot overflow for any event count
+    that fits a table, where a DECIMAL(38,12) sum raises past 10^26 (and INT128 at 1.7·10^26)."""
+    hugeint = exp.DataType.build("HUGEINT", dialect="duckdb")
+    frac_units = exp.Mul(this=_p(exp.Sub(this=_p(v.copy()), expression=_func("trunc", v.copy()))), expression=_int(_SCALE))
+    return exp.Cast(this=_func("trunc", v.copy()), to=hugeint), exp.Cast(this=frac_units, to=hugeint.copy())
+
+
+def level_columns(v: exp.Expression, dialect: str, partition: list[exp.Expression], order: exp.Order) -> list[exp.Expression]:
+    """The level after each event's millisecond (the wide weighted_sum's subquery column `l0`):
+    a running sum over `partition` ordered by ts. ClickHouse: Decimal(76,12), exact. DuckDB: in
+    10^-12 units as HUGEINT, summed as integer and fraction parts (`_parts`); a level whose
+    integer part reaches 1.5·10^26 (an overflow whatever the fraction) becomes ±1.6·10^38 units,
+    which `_finish` reports as the overflow it is, instead of overflowing INT128 in the engine
+    (on a pre-period row, whose level is not checked step by step, that would be wrong)."""
+
+    def running(e: exp.Expression) -> exp.Expression:
+        return exp.Window(this=exp.Sum(this=e), partition_by=[p.copy() for p in partition], order=order.copy())
+
+    if dialect == "clickhouse":
+        return [running(v.copy())]
+    whole, frac = (running(e) for e in _parts(v))
+    big = exp.GTE(this=exp.Abs(this=whole.copy()), expression=_int(15 * 10**25))
+    sentinel = exp.Mul(this=_func("sign", whole.copy()), expression=_int(16 * 10**37))
+    units = exp.Add(this=_p(exp.Mul(this=_p(whole), expression=_int(_SCALE))), expression=_p(frac))
+    return [exp.Case(ifs=[exp.If(this=big, true=sentinel)], default=units)]
 
 
 def aggregates(
     agg: Aggregation, v: exp.Expression | None, dialect: str, bucket_floor: exp.Expression, wide: bool = False,
-    only_if: exp.Expression | None = None,
 ) -> list[exp.Expression]:
     """The aggregate columns of one (non-recurring-unique) aggregation over value `v`; `_finish`
     reads them back in this order. Every use of `v` is a fresh copy (sqlglot nodes have one parent).
+    Every aggregate skips NULL values, so a shared scan passes `CASE WHEN <metric> THEN v END`.
 
-    `only_if` (a shared scan's per-metric condition) is needed by `latest` only: every other
-    aggregate skips the NULLs that `CASE WHEN cond THEN v END` gives outside the metric, but
-    `latest` must not skip NULL values, so its condition goes on the ordering key instead."""
+    `wide` (DuckDB `sum`, `avg`, `weighted_sum`): sums of integer and 10^-12 parts as HUGEINT
+    instead of DECIMAL(38,12) sums (`_parts`, `is_narrow`)."""
 
     def val() -> exp.Expression:
         return v.copy()  # type: ignore[union-attr]
 
+    split = bool(wide) and dialect == "duckdb"
     if agg is Aggregation.COUNT:
         return []
     if agg is Aggregation.SUM:
-        return [exp.Sum(this=val())]
+        return [exp.Sum(this=p) for p in _parts(val())] if split else [exp.Sum(this=val())]
     if agg is Aggregation.MIN:
         return [exp.Min(this=val())]
     if agg is Aggregation.MAX:
         return [exp.Max(this=val())]
     if agg is Aggregation.AVG:
-        return [exp.Sum(this=val()), exp.Count(this=val())]
+        sums = [exp.Sum(this=p) for p in _parts(val())] if split else [exp.Sum(this=val())]
+        return [*sums, exp.Count(this=val())]
     if agg is Aggregation.LATEST:
-        # SPEC §4: the value of the event with the greatest (timestamp, event_id) — NULL when that
-        # event's value is NULL. Ties go to the greatest event_id (HAZARDS: argMax on equal keys
-        # is nondeterministic on ClickHouse). Both engines' arg_max/argMax *skip* NULL values:
-        # DuckDB has arg_max_null; on ClickHouse the value is wrapped in a (never NULL) tuple.
+        # SPEC §4: the value of the latest event whose value is not NULL; ties go to the
+        # greatest event_id (HAZARDS: argMax on equal keys is nondeterministic on ClickHouse, so
+        # the key is (ts, event_id)). Both engines' arg_max/argMax skip NULL values natively.
         order: exp.Expression = exp.Tuple(expressions=[_col("ts"), _col("event_id")])
-        if dialect == "clickhouse":
-            if only_if is not None:  # argMaxIf skips rows whose condition is 0 or NULL
-                arg_max = _func("argMaxIf", _func("tuple", val()), order, _p(only_if.copy()))
-            else:
-                arg_max = _func("argMax", _func("tuple", val()), order)
-            return [_func("tupleElement", arg_max, exp.Literal.number(1))]
-        if only_if is not None:  # arg_max_null skips rows whose ordering key is NULL
-            order = exp.Case(ifs=[exp.If(this=_p(only_if.copy()), true=order)])
-        return [_func("arg_max_null", val(), order)]
+        return [_func("argMax" if dialect == "clickhouse" else "arg_max", val(), order)]
     if agg is Aggregation.UNIQUE_COUNT:
         if dialect == "clickhouse":
             return [_func("uniqExact", val())]
@@ -437,19 +506,27 @@ def aggregates(
         def dt() -> exp.Expression:
             return exp.Sub(this=_col("ts"), expression=_p(bucket_floor.copy()))
 
-        if dialect == "clickhouse" or not wide:
+        form = weighted_form(dialect, wide)
+        if form == 0:
             # ClickHouse: Decimal(76,12) holds the products. DuckDB, narrow: DECIMAL(38,12) × BIGINT
             # stays DECIMAL(38,12), exact (Δt is an integer), and DuckDB raises on any product or
             # sum ≥ 10^26 instead of wrapping (HAZARDS) — then the engine re-runs the plan wide.
             # Measured: the split INT128 form cost ~2× this one (benchmarks/README, item 4).
+            # Σ|v| bounds the levels inside a group (`is_narrow`, `_finish`).
+            return [exp.Sum(this=val()), exp.Sum(this=exp.Mul(this=_p(val()), expression=_p(dt()))),
+                    exp.Sum(this=exp.Abs(this=val()))]
+        if dialect == "clickhouse":  # the levels form's sums (its levels: `_template`)
             return [exp.Sum(this=val()), exp.Sum(this=exp.Mul(this=_p(val()), expression=_p(dt())))]
-        hugeint = exp.DataType.build("HUGEINT", dialect="duckdb")
-        frac_units = exp.Mul(this=_p(exp.Sub(this=_p(val()), expression=_func("trunc", val()))), expression=_int(_SCALE))
-        return [
-            exp.Sum(this=val()),
-            exp.Sum(this=exp.Mul(this=exp.Cast(this=_func("trunc", val()), to=hugeint), expression=_p(dt()))),
-            exp.Sum(this=exp.Mul(this=exp.Cast(this=frac_units, to=hugeint.copy()), expression=_p(dt()))),
+        whole, frac = _parts(val())
+        out = [
+            exp.Sum(this=whole.copy()),
+            exp.Sum(this=frac.copy()),
+            exp.Sum(this=exp.Mul(this=whole, expression=_p(dt()))),
+            exp.Sum(this=exp.Mul(this=frac, expression=_p(dt()))),
         ]
+        if form == 1:  # Σ|v| for the level bound, split too
+            out += [exp.Sum(this=p) for p in _parts(exp.Abs(this=val()))]
+        return out
     raise AssertionError(agg)  # pragma: no cover - exhaustive over Aggregation
 
 
@@ -505,16 +582,33 @@ def _bucket_bounds(w: Window, floor: int) -> tuple[int, int, bool, bool, int, in
     return s, t, s_inc, t_inc, max(floor, lo), min(floor + unit, hi)
 
 
+# Rows made by carried state alone (SPEC §5) are generated here, not by the engine: an hourly
+# recurring metric over a long period × many coordinates could make millions. Past this many
+# the call fails (`LimitExceeded`) instead of building them.
+MAX_CARRIED_ROWS = 100_000
+
+
+def _sum_of(aggs: Sequence[Any], i: int, split: bool) -> tuple[Decimal, int]:
+    """The exact sum at column `i` (DuckDB wide: integer + 10^-12 parts) and the next column."""
+    if split:
+        return C.add(_dec(aggs[i]), C.divide(_dec(aggs[i + 1]), Decimal(_SCALE))), i + 2
+    return _dec(aggs[i]), i + 1
+
+
 def _finish(plan: Plan | SubjectsPlan, rows: Sequence[Sequence[Any]], *, single: bool = True) -> list[AggRow]:
     """Result rows `(bucket, dims…, n, aggregates…)` of one subject → its `AggRow`s.
 
     `single`: the rows of a one-subject plan, whose ungrouped form (no buckets, no dimensions,
     not recurring) has no GROUP BY and so always exactly one row: any other count means the
     answer was cut off or the engine misbehaved. (In a many-subject plan a subject without
-    events simply has no row.)"""
+    events simply has no row.)
+
+    Recurring metrics and weighted_sum also get a row for each (bucket, coordinates) without
+    events whose carried total, level or distinct count is not zero (SPEC §5)."""
     w, metric = plan.window, plan.metric
     agg = metric.aggregation
     ndim = len(w.dimensions)
+    split = bool(plan.template.wide) and plan.dialect == "duckdb"
     if single and w.granularity is None and ndim == 0 and not metric.recurring and len(rows) != 1:
         raise TransportError(f"the engine returned {len(rows)} rows for an aggregate that always has exactly one")
 
@@ -532,61 +626,114 @@ def _finish(plan: Plan | SubjectsPlan, rows: Sequence[Sequence[Any]], *, single:
             raise EngineError("the engine returned the same group twice")
         groups[k] = (n, aggs)
 
-    in_period = sorted(
-        (k for k in groups if k[0] is not None),
-        key=lambda k: (k[0], coordinate_sort_key(k[1])),
-    )
-    carried: dict[tuple[str | None, ...], Any] = {}  # recurring / weighted_sum running state
+    carried: dict[tuple[str | None, ...], Decimal] = {}  # recurring / weighted_sum running state
+    by_coords: dict[tuple[str | None, ...], list[int]] = {}
     for (floor, coords), (_, aggs) in groups.items():
-        if floor is None:  # events before the period (recurring only)
-            carried[coords] = _dec(aggs[0])
+        if floor is None:  # events before the period (recurring only): their total or level
+            total = _sum_of(aggs, 0, split and agg is not Aggregation.UNIQUE_COUNT)[0]
+            # a level carried into the period is checked once, as the complete sum it is
+            carried[coords] = numbers.check_range(total) if agg is Aggregation.WEIGHTED_SUM else total
+            by_coords.setdefault(coords, [])
+        else:
+            by_coords.setdefault(coords, []).append(floor)
+
+    lo = w.start_ms + (0 if w.inclusive_start else 1)
+    hi = w.end_ms + (1 if w.inclusive_end else 0)
+    carries = (metric.recurring or agg is Aggregation.WEIGHTED_SUM) and lo < hi
+    if w.granularity is None:
+        unit, first, last = 1, w.start_ms, w.start_ms  # one bucket: the period
+    else:
+        unit = GRANULARITY_MS[w.granularity]
+        first, last = py_floor(lo, w.granularity), py_floor(hi - 1, w.granularity)
 
     out: list[AggRow] = []
-    for k in in_period:
-        floor, coords = k
-        n, aggs = groups[k]
-        start, end, incl_s, incl_e, row_lo, row_hi = _bucket_bounds(w, floor)  # type: ignore[arg-type]
-        value: Decimal | None
-        if agg is Aggregation.COUNT:
-            value = Decimal(n)
-        elif agg in (Aggregation.SUM, Aggregation.UNIQUE_COUNT) and metric.recurring:
-            value = numbers.add(carried.get(coords, Decimal(0)), _dec(aggs[0]))
-            carried[coords] = value
-        elif agg in (Aggregation.SUM, Aggregation.UNIQUE_COUNT):
-            value = _dec(aggs[0])
-        elif agg in (Aggregation.MIN, Aggregation.MAX, Aggregation.LATEST):
-            value = None if aggs[0] is None else _dec(aggs[0])
-        elif agg is Aggregation.AVG:
-            cnt = int(aggs[1] or 0)
-            value = None if cnt == 0 else numbers.div(_dec(aggs[0]), Decimal(cnt))
-        elif agg is Aggregation.WEIGHTED_SUM:
-            level0 = carried.get(coords, Decimal(0))
-            delta = _dec(aggs[0])
-            if plan.dialect == "clickhouse" or plan.n_agg == 2:  # one exact Σ v·Δt column
-                moment = _dec(aggs[1])
-            else:
-                moment = C.add(_dec(aggs[1]), C.divide(_dec(aggs[2]), Decimal(_SCALE)))
-            # Σ v·(ts − row_lo) from Σ v·(ts − floor): the row may start after its floor.
-            f = floor if w.granularity is not None else w.start_ms
-            moment = C.subtract(moment, C.multiply(delta, Decimal(row_lo - f)))  # type: ignore[operator]
-            level1 = numbers.add(level0, delta)
-            duration = row_hi - row_lo
-            # Σ level·duration ÷ duration = level0 + Σ v·(row_hi − ts) ÷ duration
-            area = C.subtract(C.multiply(C.add(level0, delta), Decimal(duration)), moment)
-            value = numbers.div(area, Decimal(duration)) if duration > 0 else None
-            carried[coords] = level1
-        else:  # pragma: no cover
-            raise AssertionError(agg)
-        out.append(AggRow(start, end, coords, _final(metric, value), incl_s, incl_e))
+    made = 0
+    for coords, floors in by_coords.items():
+        cursor = first
+        for floor in [*sorted(floors), None]:
+            upto = last + unit if floor is None else floor
+            state = carried.get(coords)
+            if carries and state is not None and state != 0 and cursor < upto:
+                made += (upto - cursor) // unit
+                if made > MAX_CARRIED_ROWS:
+                    raise LimitExceeded(
+                        f"more than {MAX_CARRIED_ROWS} rows carried over buckets without events; "
+                        "use a coarser granularity, a shorter period or fewer dimensions")
+                value = _final(metric, state)
+                for g in range(cursor, upto, unit):
+                    start, end, incl_s, incl_e, _, _ = _bucket_bounds(w, g)
+                    out.append(AggRow(start, end, coords, value, incl_s, incl_e))
+            if floor is None:
+                break
+            out.append(_group_row(plan, floor, coords, groups[(floor, coords)], carried, split))
+            cursor = floor + unit
+    out.sort(key=lambda r: (r.bucket_start_ms, coordinate_sort_key(r.coordinates)))
 
     if w.granularity is None and ndim == 0 and not out:
         # Exactly one row without buckets and dimensions; recurring carries a total into it.
-        lo = w.start_ms + (0 if w.inclusive_start else 1)
-        hi = w.end_ms + (1 if w.inclusive_end else 0)
         carried_in = metric.recurring and () in carried and lo < hi
         value = _final(metric, carried[()]) if carried_in else None
         out.append(AggRow(w.start_ms, w.end_ms, (), value, w.inclusive_start, w.inclusive_end))
     return out
+
+
+def _group_row(plan: Plan | SubjectsPlan, floor: int, coords: tuple[str | None, ...], group: tuple[int, tuple[Any, ...]],
+               carried: dict[tuple[str | None, ...], Decimal], split: bool) -> AggRow:
+    """The row of one in-period group (with events); updates `carried` (recurring, weighted_sum)."""
+    w, metric = plan.window, plan.metric
+    agg = metric.aggregation
+    n, aggs = group
+    start, end, incl_s, incl_e, row_lo, row_hi = _bucket_bounds(w, floor)
+    value: Decimal | None
+    if agg is Aggregation.COUNT:
+        value = Decimal(n)
+    elif agg is Aggregation.SUM and metric.recurring:
+        value = numbers.add(carried.get(coords, Decimal(0)), _sum_of(aggs, 0, split)[0])
+        carried[coords] = value
+    elif agg is Aggregation.UNIQUE_COUNT and metric.recurring:
+        value = numbers.add(carried.get(coords, Decimal(0)), _dec(aggs[0]))
+        carried[coords] = value
+    elif agg is Aggregation.SUM:
+        value = numbers.check_range(_sum_of(aggs, 0, split)[0])
+    elif agg is Aggregation.UNIQUE_COUNT:
+        value = _dec(aggs[0])
+    elif agg in (Aggregation.MIN, Aggregation.MAX, Aggregation.LATEST):
+        value = None if aggs[0] is None else _dec(aggs[0])
+    elif agg is Aggregation.AVG:
+        total, i = _sum_of(aggs, 0, split)
+        cnt = int(aggs[i] or 0)
+        # SPEC §4: avg = sum / count, and the sum is range-checked once complete
+        value = None if cnt == 0 else numbers.div(numbers.check_range(total), Decimal(cnt))
+    elif agg is Aggregation.WEIGHTED_SUM:
+        level0 = carried.get(coords, Decimal(0))
+        delta, i = _sum_of(aggs, 0, split)
+        moment, i = _sum_of(aggs, i, split)
+        if weighted_form(plan.dialect, plan.template.wide) < 2:
+            # The bound (`is_narrow`): every level in the group lies between level0 + Σ negative
+            # values and level0 + Σ positive values. Past it, an overflow *may* have happened:
+            # NumericOverflow makes the engine re-run the plan in its levels form, which checks
+            # each level exactly.
+            absum = _sum_of(aggs, i, split)[0]
+            numbers.check_range(C.add(level0, C.divide(C.add(absum, delta), Decimal(2))))
+            numbers.check_range(C.add(level0, C.divide(C.subtract(delta, absum), Decimal(2))))
+        else:
+            # the greatest and least level the group reached (ClickHouse: a decimal; DuckDB: 10^-12 units)
+            for extreme in aggs[i : i + 2]:
+                if extreme is not None:
+                    numbers.check_range(_dec(extreme) if plan.dialect == "clickhouse"
+                                        else C.divide(_dec(extreme), Decimal(_SCALE)))
+        # Σ v·(ts − row_lo) from Σ v·(ts − floor): the row may start after its floor.
+        f = floor if w.granularity is not None else w.start_ms
+        moment = C.subtract(moment, C.multiply(delta, Decimal(row_lo - f)))
+        level1 = numbers.add(level0, delta)
+        duration = row_hi - row_lo
+        # Σ level·duration ÷ duration = level0 + Σ v·(row_hi − ts) ÷ duration
+        area = C.subtract(C.multiply(C.add(level0, delta), Decimal(duration)), moment)
+        value = numbers.div(area, Decimal(duration)) if duration > 0 else None
+        carried[coords] = level1
+    else:  # pragma: no cover
+        raise AssertionError(agg)
+    return AggRow(start, end, coords, _final(metric, value), incl_s, incl_e)
 
 
 def _final(metric: Metric, value: Decimal | None) -> Decimal | None:

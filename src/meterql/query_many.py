@@ -9,7 +9,8 @@ count — and `finish(rows) -> list[list[AggRow]]`, one list per metric, exactly
 Guarantees: the same structural subject scoping, parameter binding and cut-result checks as
 `query.py`; recurring metrics (which read the past) are not accepted here — callers run them alone.
 One difference by design: a dimension or value that fails (overflow) on an event of one metric
-fails the whole shared call.
+fails the whole shared call. A weighted_sum is answered here in its narrow form only (its level
+bound, `query.is_narrow`); when the bound fails, the caller runs that metric alone.
 
 Many subjects: `build_subjects_plan` → a `SubjectsPlan`, the `query.py` template grouped by
 `subject_id` first (every subject, or `subject_id IN <bound list>`); `finish(rows)` gives
@@ -88,11 +89,21 @@ class ManyPlan:
                 for r in rows
                 if ungrouped or int(r[offset] or 0) > 0
             ]
+            wide = _shared_form(metric.aggregation, self.dialect, self.template.wide)
             template = Template(self.template.select, self.template.sql, self.template.dim_types, n_agg,
-                                self.template.narrow)
+                                self.template.narrow, wide)
             out.append(_finish(Plan(metric, w, self.dialect, template, {}), mine))
             offset += 1 + n_agg
         return out
+
+
+def _shared_form(agg: Aggregation, dialect: str, wide: int) -> int:
+    """A metric's form (`query.aggregates`' `wide`) at stage `wide` of a shared scan. A
+    weighted_sum never takes its levels form here (a window per metric): past its level bound
+    the shared call overflows and `aggregate_many` runs it alone (`Engine.aggregate`)."""
+    if agg is Aggregation.WEIGHTED_SUM:
+        return 0 if dialect == "clickhouse" else min(int(wide), 1)
+    return min(int(wide), 1) if is_narrow(agg, dialect, 0) else 0
 
 
 def can_share_scan(metric: Metric) -> bool:
@@ -187,9 +198,8 @@ def _many_template(
         if m.aggregation is not Aggregation.COUNT:
             vt = m.value_type()
             v = compiled(m.value, Kind.VALUE, dialect, vt)[0]  # type: ignore[arg-type]
-            if m.aggregation is not Aggregation.LATEST:  # latest takes `cond` itself (see aggregates)
-                v = when(v)
-        aggs = aggregates(m.aggregation, v, dialect, bucket_floor, wide, only_if=cond)
+            v = when(v)
+        aggs = aggregates(m.aggregation, v, dialect, bucket_floor, _shared_form(m.aggregation, dialect, wide))
         columns.append(exp.alias_(n, f"n{i}"))
         columns += [exp.alias_(a, f"m{i}_a{j}") for j, a in enumerate(aggs)]
         n_aggs.append(len(aggs))
@@ -197,9 +207,11 @@ def _many_template(
     group_exprs = ([key] if granularity is not None else []) + dims
     if group_exprs:
         select = select.group_by(*[g.copy() for g in group_exprs])
-    narrow = any(is_narrow(m.aggregation, dialect, wide) for m in metrics)
+    # a further stage only when it changes some metric's form
+    narrow = any(_shared_form(m.aggregation, dialect, wide + 1) != _shared_form(m.aggregation, dialect, wide)
+                 for m in metrics)
     template = Template(select=select, sql=select.sql(dialect=dialect), dim_types=tuple(typ for _, typ in compiled_dims),
-                        n_agg=0, narrow=narrow)
+                        n_agg=0, narrow=narrow, wide=wide)
     return template, tuple(n_aggs)
 
 
@@ -223,8 +235,9 @@ class SubjectsPlan(TemplatePlan):
 
         Listed subjects: every one, in the order given (no events → the single NULL row, or no
         rows with granularity/dimensions, as for one subject). Every subject: those the query
-        found events for, ordered by subject_id (code point), leaving out any whose answer has
-        no row (a recurring metric with buckets whose events all lie before the period)."""
+        found events for, ordered by subject_id (code point) — also a subject whose events all
+        lie before the period when it carries a non-zero total or level into it (SPEC §5) —
+        leaving out any whose answer has no row."""
         by_subject: dict[str, list[Sequence[Any]]] = {}
         for r in rows:
             by_subject.setdefault(r[-1], []).append(r[:-1])

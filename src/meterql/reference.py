@@ -24,8 +24,11 @@ The rules (README "Semantics"):
    keeps the period's flag. (With an inclusive end on a bucket boundary, an event exactly at the
    end gets its own one-millisecond bucket `[end, end]`.)
 5. Rows: without granularity and dimensions, exactly one row (the period). Otherwise one row per
-   (bucket, coordinates) with at least one matching event *inside that bucket* — carried-over
-   levels or totals (recurring) never create rows by themselves. Coordinates are the canonical
+   (bucket, coordinates) with at least one matching event *inside that bucket*, and — for
+   recurring metrics and weighted_sum — one per (bucket, coordinates) whose carried state
+   entering the bucket is not zero or empty: a non-zero total (recurring sum) or level
+   (weighted_sum), a non-empty distinct set (recurring unique_count). A carried seat is billed
+   in a bucket without new events. Coordinates are the canonical
    text of each dimension's value, or None. Order: bucket start, then coordinates compared by code
    point with None last (NULLS LAST, both engines' default for ascending order).
 6. A row's value aggregates its group's matching events in the row's interval — or, for
@@ -35,13 +38,16 @@ The rules (README "Semantics"):
    - count: number of events; sum: sum of non-NULL values (0 when all are NULL); min/max: least /
      greatest non-NULL value; avg: sum / count of non-NULL values, rounded as `/`; unique_count:
      number of distinct non-NULL canonical texts (0 when all are NULL); latest: the value of the
-     event with the greatest (timestamp, event_id), as SPEC §4 words it — NULL when that event's
-     value is NULL (the engines' plain arg_max / argMax would skip it); weighted_sum: below.
+     event with the greatest (timestamp, event_id) among those whose value is not NULL (NULL only
+     when no taken-in event has a value), as SPEC §4 words it; weighted_sum: below.
    - No event taken in → None (SPEC: "null if no usage"); for recurring, earlier events count as
      taken in, so a recurring single row carries the earlier total or level.
-   - Sums (also inside avg and weighted_sum levels) are range-checked once they are complete:
-     a result or level of magnitude ≥ 10^26 raises `NumericOverflow`. The internal
-     Σ level × milliseconds is exact and unbounded (it is not a value the user sees).
+   - Sums (also inside avg) are range-checked once they are complete: a result of magnitude
+     ≥ 10^26 raises `NumericOverflow` (an intermediate partial sum may pass it). A weighted_sum
+     level is checked at every step inside the period — after applying the events of each
+     millisecond — and the level carried in from before the period (recurring) once, as the
+     complete sum it is. The internal Σ level × milliseconds is exact and unbounded (it is not a
+     value the user sees).
    - Rounding (`round`/`ceil`/`floor` to `rounding_precision`) applies to each row's final value.
 
 weighted_sum (Lago): values are increments of a level. The level starts at 0 at the period start
@@ -206,6 +212,14 @@ def reference_rows(
     for it in items:
         if lo <= it.ts < hi:
             keys.add((floor_ms(it.ts, granularity) if granularity else lo, it.coordinates))
+    if (recurring or agg == "weighted_sum") and lo < hi:
+        # Carried state creates rows too (rule 5): every bucket of the period whose entering
+        # total, level or distinct set (from events before the bucket) is not zero or empty.
+        floors = _bucket_floors(granularity, lo, hi)
+        for coords, group in groups.items():
+            for b in floors:
+                if (b, coords) not in keys and _carried(agg, group, max(b, lo), _EVER if recurring else lo):
+                    keys.add((b, coords))
     rows: list[RefRow] = []
     for b, coords in keys:
         if granularity is None:
@@ -221,6 +235,24 @@ def reference_rows(
         rows.append(RefRow(*bounds, coords, _round(value, metric)))
     rows.sort(key=lambda r: (r.bucket_start_ms, _coord_key(r.coordinates)))
     return rows
+
+
+def _bucket_floors(granularity: str | None, lo: int, hi: int) -> list[int]:
+    """The floors of the period's buckets, in order (the period itself without granularity)."""
+    if granularity is None:
+        return [lo]
+    width = GRANULARITIES[granularity]
+    return list(range(floor_ms(lo, granularity), floor_ms(hi - 1, granularity) + 1, width))
+
+
+def _carried(agg: str, group: _Group, row_lo: int, level_from: int) -> bool:
+    """Whether the state carried into a row starting at `row_lo` is not zero or empty: the
+    events of `group` in [level_from, row_lo) leave a non-zero total or level (sum,
+    weighted_sum) or a non-empty distinct set (unique_count)."""
+    before = [it.value for it in group.between(level_from, row_lo) if it.value is not None]
+    if agg == "unique_count":
+        return bool(before)
+    return bool(before) and _sum(before) != 0
 
 
 def _coord_key(coords: tuple[str | None, ...]) -> tuple[tuple[bool, str], ...]:
@@ -283,7 +315,8 @@ def _row_value(agg: str, group: _Group, row_lo: int, row_hi: int, lo: int, recur
         case "avg":
             return numbers.div(_sum(values), Decimal(len(values))) if values else None
         case "latest":
-            return taken[-1].value if taken else None  # sorted by (ts, event_id); NULL stays NULL
+            # sorted by (ts, event_id): the last event whose value is not NULL
+            return next((it.value for it in reversed(taken) if it.value is not None), None)
     raise InvalidSpec(f"unknown aggregation {agg!r}")
 
 

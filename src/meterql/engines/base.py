@@ -438,22 +438,24 @@ class Engine(ABC):
 
     # --- queries --------------------------------------------------------------------------------
 
-    def _run(self, build: Callable[[bool], Any], max_rows: int | None = None) -> Any:
-        """Build a plan, run it, finish its rows. A DuckDB weighted_sum is first run in its narrow
-        form (Σ v·Δt at DECIMAL(38,12): exact, ~2× faster than the wide INT128 split); only when
-        that raises an overflow is the wide form run — which then gives the exact answer, or
-        raises the same overflow for a value that really is out of range (`Template.narrow`).
+    def _run(self, build: Callable[[int], Any], max_rows: int | None = None) -> Any:
+        """Build a plan, run it, finish its rows. A plan with a narrow form (`query.is_narrow`:
+        DECIMAL(38,12) sums on DuckDB, a weighted_sum's level bound) is run narrow first; only
+        when that raises an overflow is the next form run (`wide` = 1, then 2 for a weighted_sum's
+        exact levels) — the last gives the exact answer, or raises the same overflow for a value
+        that really is out of range (`Template.narrow`).
         `max_rows` (default `limits.max_rows`): see `_limited`."""
         if max_rows is None:
             max_rows = self.limits.max_rows
-        plan = build(False)
-        try:
-            return self._limited(plan, max_rows)
-        except NumericOverflow:
-            if not plan.template.narrow:
-                raise
-        plan = build(True)
-        return self._limited(plan, max_rows)
+        stage = 0
+        while True:
+            plan = build(stage)
+            try:
+                return self._limited(plan, max_rows)
+            except NumericOverflow:
+                if not plan.template.narrow or stage >= 2:
+                    raise
+            stage += 1
 
     def _limited(self, plan: Any, max_rows: int | None) -> Any:
         """Run a plan under the row limit: a grouped statement carries `LIMIT max_rows + 1`
@@ -565,8 +567,15 @@ class Engine(ABC):
         shared = [i for i, m in enumerate(ms) if can_share_scan(m)]
         out: list[list[AggRow] | None] = [None] * len(ms)
         if len(shared) > 1:
-            answers = self._run(lambda wide: build_many_plan([ms[i] for i in shared], window, self.dialect,
-                                                             self._table(), wide=wide), max_rows)
+            try:
+                answers = self._run(lambda wide: build_many_plan([ms[i] for i in shared], window, self.dialect,
+                                                                 self._table(), wide=wide), max_rows)
+            except NumericOverflow:
+                # a shared weighted_sum has only its narrow form (`query_many`): alone, it gets its
+                # exact one; any other overflow is raised again below by the metric it belongs to
+                if not any(ms[i].aggregation == "weighted_sum" for i in shared):
+                    raise
+                answers = [None] * len(shared)
             for i, rows in zip(shared, answers):
                 out[i] = rows
         for i, m in enumerate(ms):
