@@ -266,7 +266,7 @@ def test_matrix_cells_and_default():
         ({"model": "bulk", "tiers": [{"maximum_units": 0, "unit_amount": "1"}, {"unit_amount": "1"}]}, "greater than 0"),
         ({"model": "matrix", "default_unit_amount": "1"}, "at least one dimension"),
         ({"model": "fancy"}, "unknown price model"),
-        ({}, "needs a 'model'"),
+        ({}, "needs a model"),
         ({"model": "unit", "model_type": "package", "unit_amount": "1"}, "disagree"),
         ({"model_type": "unit", "unit_config": {"unit_amount": "1", "extra": 1}}, "unknown field"),
         ({"model_type": "unit", "unit_config": "1"}, "must be an object"),

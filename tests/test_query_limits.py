@@ -101,12 +101,12 @@ def test_summaries_apply_max_rows_per_subject(limited, monkeypatch):
     out = limited.summaries(COUNT, PERIOD, subject_ids=["t", "u"], dimensions=["g"])
     assert [len(out["t"]), len(out["u"])] == [50, 3]  # 53 rows in the call, ≤ 50 per subject
     seen = _spy(limited, monkeypatch)
-    with pytest.raises(LimitExceeded, match="subject 's'"):
+    with pytest.raises(LimitExceeded, match='subject "s"'):
         limited.summaries(COUNT, PERIOD, subject_ids=["u", "s"], dimensions=["g"])
     assert seen[-1][0].rstrip().endswith("LIMIT 101")  # max_rows per listed subject, + 1
-    with pytest.raises(LimitExceeded, match="subject 's'"):
+    with pytest.raises(LimitExceeded, match='subject "s"'):
         limited.summaries(COUNT, PERIOD, dimensions=["g"])  # every subject: checked per subject
-    with pytest.raises(LimitExceeded, match="subject 's'"):
+    with pytest.raises(LimitExceeded, match='subject "s"'):
         limited.aggregate_subjects(COUNT, T0, T0 + 7 * 24 * H, granularity="hour")
 
 

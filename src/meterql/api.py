@@ -42,21 +42,21 @@ def compile(text: str, kind: str | Kind = "filter", dialect: str = "duckdb") -> 
     """The SQL of one expression over the event store's columns, for `duckdb` or `clickhouse`."""
     from .checker import parse as _parse
     from .compiler import compile_sql
-    from .errors import InvalidSpec
+    from .errors import InvalidSpec, describe_type, show
 
     if dialect not in ("duckdb", "clickhouse") or not isinstance(dialect, str):
-        shown = repr(dialect) if isinstance(dialect, str) else type(dialect).__name__
-        raise InvalidSpec(f"unknown dialect {shown[:40]}: use 'duckdb' or 'clickhouse'")
+        shown = show(dialect, 40) if isinstance(dialect, str) else describe_type(dialect)
+        raise InvalidSpec(f"unknown dialect {shown}: use duckdb or clickhouse")
     _parse(text, kind)  # a text or kind of the wrong type is an ExpressionError, as for parse (cached)
     return compile_sql(text, kind, dialect)
 
 
 def evaluate(text: str, event: Mapping[str, Any], kind: str | Kind = "value") -> Any:
     """The reference evaluator: the value of `text` on one event dict (Decimal, str, bool or None)."""
-    from .errors import InvalidSpec
+    from .errors import InvalidSpec, describe_type
     from .evaluator import evaluate as _evaluate
     from .values import StoredEvent
 
     if not isinstance(event, (Mapping, StoredEvent)):
-        raise InvalidSpec(f"an event is an object (a dict), not {type(event).__name__}")
+        raise InvalidSpec(f"an event is an object (a dict), not {describe_type(event)}")
     return _evaluate(text, event, kind)

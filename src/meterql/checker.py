@@ -35,6 +35,7 @@ from typing import Any
 
 from . import ast
 from .ast import ARITHMETIC, COMPARISONS, LOGICAL, Expression, Kind, Node, Type, UnaryOp
+from .errors import describe_type
 from .diagnostics import DEFAULT_LIMITS, Diagnostic, ExpressionError, Limits, Severity
 from .functions import REGISTRY, Function, Ret
 from .parser import Invalid, parse_tree
@@ -379,7 +380,7 @@ def _normalize(text: Any, kind: Any, schema: Any, expect: Any, limits: Any):
     """Validate the call's arguments; returns (kind, schema_key, expect, limits, diagnostics)."""
     diags: list[Diagnostic] = []
     if not isinstance(text, str):
-        diags.append(_diag(text, "E001", f"an expression must be a string, not {type(text).__name__}"))
+        diags.append(_diag(text, "E001", f"an expression must be a string, not {describe_type(text)}"))
     try:
         kind = Kind(kind)
     except (ValueError, TypeError):

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any, Mapping
 
-from .errors import InvalidSpec
+from .errors import InvalidSpec, show
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +41,7 @@ class QueryLimits:
             number = (int, float) if f.name == "max_execution_time" else (int,)
             if isinstance(value, bool) or not isinstance(value, number) or not value > 0 or value != value:
                 kind = "a positive number of seconds" if f.name == "max_execution_time" else "a positive integer"
-                raise InvalidSpec(f"QueryLimits.{f.name} must be {kind} or None, got {value!r}")
+                raise InvalidSpec(f"QueryLimits.{f.name} must be {kind} or None, got {show(value)}")
             if f.name == "max_execution_time" and value == float("inf"):
                 raise InvalidSpec("QueryLimits.max_execution_time must be finite (None disables it)")
 
@@ -58,7 +58,7 @@ class QueryLimits:
             try:
                 changes[f.name] = float(text) if f.name == "max_execution_time" else int(text)
             except ValueError:
-                raise InvalidSpec(f"connection parameter {f.name} must be a number, got {text!r}") from None
+                raise InvalidSpec(f"connection parameter {f.name} must be a number, got {show(text)}") from None
         return replace(self, **changes) if changes else self
 
 

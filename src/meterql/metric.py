@@ -28,6 +28,7 @@ from typing import Any, Mapping
 
 from .ast import Expression, Kind, Type
 from .errors import InvalidSpec
+from .errors import describe_type, show
 
 
 class Aggregation(StrEnum):
@@ -123,45 +124,45 @@ class Metric:
 
     def __post_init__(self) -> None:
         if not isinstance(self.code, str) or not self.code:
-            raise InvalidSpec(f"metric code must be a non-empty string, not {_json_type(self.code) if self.code else repr(self.code)}")
+            raise InvalidSpec(f"metric code must be a non-empty string, not {show(self.code)}")
         try:
             object.__setattr__(self, "aggregation", Aggregation(self.aggregation))
         except ValueError:
             names = ", ".join(a.value for a in Aggregation)
-            raise InvalidSpec(f"metric {self.code!r}: unknown aggregation {self.aggregation!r} (one of {names})") from None
+            raise InvalidSpec(f"metric {show(self.code)}: unknown aggregation {show(self.aggregation)} (one of {names})") from None
         if self.rounding is not None:
             try:
                 object.__setattr__(self, "rounding", Rounding(self.rounding))
             except ValueError:
                 raise InvalidSpec(
-                    f"metric {self.code!r}: unknown rounding {self.rounding!r} (round, ceil or floor)"
+                    f"metric {show(self.code)}: unknown rounding {show(self.rounding)} (round, ceil or floor)"
                 ) from None
         p = self.rounding_precision
         if isinstance(p, bool) or not isinstance(p, int) or not -12 <= p <= 12:
-            raise InvalidSpec(f"metric {self.code!r}: rounding_precision must be an integer from -12 to 12, got {_json_type(p) if not isinstance(p, int) or isinstance(p, bool) or abs(p) > 10**6 else p}")
+            raise InvalidSpec(f"metric {show(self.code)}: rounding_precision must be an integer from -12 to 12, got {show(p)}")
         if not isinstance(self.recurring, bool):
-            raise InvalidSpec(f"metric {self.code!r}: recurring must be true or false, not {_json_type(self.recurring)}")
+            raise InvalidSpec(f"metric {show(self.code)}: recurring must be true or false, not {show(self.recurring)}")
         if self.recurring and self.aggregation not in RECURRING_AGGREGATIONS:
             raise InvalidSpec(
-                f"metric {self.code!r}: recurring is only allowed for sum, unique_count and weighted_sum, "
+                f"metric {show(self.code)}: recurring is only allowed for sum, unique_count and weighted_sum, "
                 f"not {self.aggregation.value}"
             )
         if self.event_name is not None and (not isinstance(self.event_name, str) or not self.event_name):
-            raise InvalidSpec(f"metric {self.code!r}: event_name must be a non-empty string or null")
+            raise InvalidSpec(f"metric {show(self.code)}: event_name must be a non-empty string or null")
         if self.event_name is not None:
             from .values import MAX_ID_LENGTH, InvalidEvent, _check_text
 
             try:  # the rule ingest applies to event names (valid Unicode, no NUL, ≤ 1,024 chars)
                 _check_text("event_name", self.event_name, MAX_ID_LENGTH)
             except InvalidEvent as exc:
-                raise InvalidSpec(f"metric {self.code!r}: {exc.reason}") from None
+                raise InvalidSpec(f"metric {show(self.code)}: {exc.reason}") from None
         for what in ("value", "filter"):
             text = getattr(self, what)
             if text is not None and not isinstance(text, str):
-                raise InvalidSpec(f"metric {self.code!r}: {what} must be an expression string, got {type(text).__name__}")
+                raise InvalidSpec(f"metric {show(self.code)}: {what} must be an expression string, got {describe_type(text)}")
         if self.aggregation is not Aggregation.COUNT and not self.value:
             raise InvalidSpec(
-                f"metric {self.code!r}: aggregation {self.aggregation.value} needs a value expression "
+                f"metric {show(self.code)}: aggregation {self.aggregation.value} needs a value expression "
                 "(`value`, or Lago's `field_name` / `expression`)"
             )
         # Check the expressions now: a bad metric fails when it is defined, not when it is used.
@@ -196,7 +197,7 @@ class Metric:
         if isinstance(data, Metric):
             return data
         if not isinstance(data, Mapping):
-            raise InvalidSpec(f"a metric must be a JSON object, not {type(data).__name__}")
+            raise InvalidSpec(f"a metric must be a JSON object, not {describe_type(data)}")
         if set(data) == {"billable_metric"}:
             data = data["billable_metric"]
             if not isinstance(data, Mapping):
@@ -209,40 +210,40 @@ class Metric:
             if value is None:
                 continue
             if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
-                raise InvalidSpec(f"metric: {key} must be {_TYPE_NAMES[types[0]]}, not {_json_type(value)}")
+                raise InvalidSpec(f"metric: {key} must be {_TYPE_NAMES[types[0]]}, not {describe_type(value)}")
         lago = "aggregation_type" in data
         if lago and "aggregation" in data:
-            raise InvalidSpec("metric: give 'aggregation' or Lago's 'aggregation_type', not both")
+            raise InvalidSpec("metric: give aggregation or Lago's aggregation_type, not both")
         code = data.get("code")
         if lago:
             raw = data["aggregation_type"]
             if raw not in _LAGO_AGGREGATIONS:
                 names = ", ".join(_LAGO_AGGREGATIONS)
-                raise InvalidSpec(f"metric {code!r}: unknown aggregation_type {raw!r} (one of {names})")
+                raise InvalidSpec(f"metric {show(code)}: unknown aggregation_type {show(raw)} (one of {names})")
             aggregation = _LAGO_AGGREGATIONS[raw]
         else:
             raw = data.get("aggregation")
             if raw is None:
-                raise InvalidSpec(f"metric {code!r}: 'aggregation' is required")
+                raise InvalidSpec(f"metric {show(code)}: aggregation is required")
             aggregation = _LAGO_AGGREGATIONS.get(raw, raw)  # Lago aliases are accepted here too
         interval = data.get("weighted_interval")
         if interval is not None and interval != "seconds":
-            raise InvalidSpec(f"metric {code!r}: weighted_interval must be 'seconds', got {interval!r}")
+            raise InvalidSpec(f"metric {show(code)}: weighted_interval must be \"seconds\", got {show(interval)}")
 
         value = data.get("value")
         expression = data.get("expression")
         field_name = data.get("field_name")
         if value is not None and (expression is not None or field_name is not None):
-            raise InvalidSpec(f"metric {code!r}: give 'value', or Lago's 'expression' / 'field_name', not both")
+            raise InvalidSpec(f"metric {show(code)}: give value, or Lago's expression / field_name, not both")
         if value is None:
             if expression:
                 value = expression
             elif field_name:
                 if not isinstance(field_name, str):
-                    raise InvalidSpec(f"metric {code!r}: field_name must be a string")
+                    raise InvalidSpec(f"metric {show(code)}: field_name must be a string")
                 value = quote_property(field_name)
         if "rounding" in data and "rounding_function" in data:
-            raise InvalidSpec(f"metric {code!r}: give 'rounding' or Lago's 'rounding_function', not both")
+            raise InvalidSpec(f"metric {show(code)}: give rounding or Lago's rounding_function, not both")
         rounding = data.get("rounding", data.get("rounding_function"))
         precision = data.get("rounding_precision")
         event_name = data.get("event_name")
@@ -286,7 +287,7 @@ def to_ms(value: Any, what: str = "timestamp") -> int:
     from .values import InvalidEvent, parse_timestamp
 
     if isinstance(value, datetime) and (value.tzinfo is None or value.utcoffset() is None):
-        raise InvalidSpec(f"{what} {value.isoformat()!r} is a naive datetime: give a time zone (e.g. UTC)")
+        raise InvalidSpec(f"{what} {show(value.isoformat())} is a naive datetime: give a time zone (e.g. UTC)")
     try:
         return parse_timestamp(value)
     except InvalidEvent as exc:
@@ -319,7 +320,7 @@ class Period:
             raise InvalidSpec(f"period end {format_ms(e)} is before its start {format_ms(s)}")
         for name, flag in (("inclusive_start", inclusive_start), ("inclusive_end", inclusive_end)):
             if not isinstance(flag, bool):
-                raise InvalidSpec(f"period {name} must be true or false, not {_json_type(flag)}")
+                raise InvalidSpec(f"period {name} must be true or false, not {show(flag)}")
         object.__setattr__(self, "start", s)
         object.__setattr__(self, "end", e)
         object.__setattr__(self, "inclusive_start", inclusive_start)
@@ -331,7 +332,7 @@ class Period:
         if isinstance(data, Period):
             return data
         if not isinstance(data, Mapping) or "start" not in data or "end" not in data:
-            raise InvalidSpec("a period needs 'start' and 'end'")
+            raise InvalidSpec("a period needs start and end")
         unknown = set(data) - {"start", "end", "inclusive_start", "inclusive_end"}
         if unknown:
             raise InvalidSpec(f"period: unknown field(s) {', '.join(sorted(map(str, unknown)))}")

@@ -7,7 +7,7 @@ Everything here is `decimal.Decimal` with an explicit context; no binary float i
 from __future__ import annotations
 
 import re
-from .errors import NumericOverflow
+from .errors import NumericOverflow, show
 
 from decimal import (
     ROUND_CEILING,
@@ -116,7 +116,7 @@ def canonical(d: Decimal) -> str:
         return "0"
     sign, digits, exp = d.as_tuple()
     if not isinstance(exp, int):  # NaN / infinity never reach here (parse rejects them)
-        raise ValueError(f"not a finite number: {d!r}")
+        raise ValueError(f"not a finite number: {show(d)}")
     s = "".join(map(str, digits))
     if exp >= 0:
         text = s + "0" * exp
@@ -140,12 +140,12 @@ def to_decimal(value: object) -> Decimal:
     elif isinstance(value, str):
         parsed = parse_number_text(value.strip())
         if parsed is None:
-            raise ValueError(f"not a number: {value!r}")
+            raise ValueError(f"not a number: {show(value)}")
         d = parsed
     elif isinstance(value, float):
-        raise TypeError(f"floats are not accepted for exact amounts ({value!r}); pass a string")
+        raise TypeError(f"floats are not accepted for exact amounts ({show(value)}); pass a string")
     else:
-        raise TypeError(f"not a number: {value!r}")
+        raise TypeError(f"not a number: {show(value)}")
     if not d.is_finite():
-        raise ValueError(f"not a finite number: {value!r}")
+        raise ValueError(f"not a finite number: {show(value)}")
     return check_range(quantize(d))

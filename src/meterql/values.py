@@ -38,7 +38,7 @@ from decimal import Decimal
 from typing import Any, Mapping
 
 from . import numbers
-from .errors import MeterqlError
+from .errors import MeterqlError, describe_type, show
 
 MAX_ID_LENGTH = 1024  # event_id, subject_id, event_name
 MAX_KEY_LENGTH = 1024  # property keys
@@ -141,7 +141,7 @@ _EPOCH_DAYS0 = datetime(1970, 1, 1).toordinal()
 
 def _check_ms(ms: int, shown: object) -> int:
     if not MIN_TS_MS <= ms <= MAX_TS_MS:
-        raise InvalidEvent(f"timestamp {shown!r} is outside the supported range 1900-01-01 … 2261-12-31 (UTC)")
+        raise InvalidEvent(f"timestamp {show(shown)} is outside the supported range 1900-01-01 … 2261-12-31 (UTC)")
     return ms
 
 
@@ -154,38 +154,38 @@ def parse_timestamp(value: Any) -> int:
         return _check_ms(value, value)
     if isinstance(value, (float, Decimal)):
         raise InvalidEvent(
-            f"timestamp {value!r} is not an integer: epoch milliseconds must be an integer "
+            f"timestamp {show(value)} is not an integer: epoch milliseconds must be an integer "
             "(a float cannot hold a millisecond instant exactly)"
         )
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
-            raise InvalidEvent(f"timestamp {value.isoformat()!r} has no time zone offset (naive timestamps are rejected)")
+            raise InvalidEvent(f"timestamp {show(value.isoformat())} has no time zone offset (naive timestamps are rejected)")
         delta = value - datetime(1970, 1, 1, tzinfo=timezone.utc)
         ms = (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
         return _check_ms(ms, value.isoformat())
     if not isinstance(value, str):
-        raise InvalidEvent(f"timestamp must be ISO-8601 text or integer epoch milliseconds, not {type(value).__name__}")
+        raise InvalidEvent(f"timestamp must be ISO-8601 text or integer epoch milliseconds, not {describe_type(value)}")
     shown = value if len(value) <= 64 else value[:64] + "…"
     m = _ISO.fullmatch(value) if len(value) <= 64 else None
     if m is None:
-        raise InvalidEvent(f"timestamp {shown!r} is not ISO-8601 (e.g. 2024-05-01T12:00:00Z)")
+        raise InvalidEvent(f"timestamp {show(shown)} is not ISO-8601 (e.g. 2024-05-01T12:00:00Z)")
     y, mo, d, hh, mi, ss, frac, z, sign, oh, om = m.groups()
     if z is None and sign is None:
-        raise InvalidEvent(f"timestamp {shown!r} has no time zone offset (naive timestamps are rejected; add Z or +00:00)")
+        raise InvalidEvent(f"timestamp {show(shown)} has no time zone offset (naive timestamps are rejected; add Z or +00:00)")
     if hh is None:
-        raise InvalidEvent(f"timestamp {shown!r} has no time of day")
+        raise InvalidEvent(f"timestamp {show(shown)} has no time of day")
     try:
         day = datetime(int(y), int(mo), int(d)).toordinal() - _EPOCH_DAYS0
     except ValueError:
-        raise InvalidEvent(f"timestamp {shown!r} is not a valid calendar date") from None
+        raise InvalidEvent(f"timestamp {show(shown)} is not a valid calendar date") from None
     h, mnt, sec = int(hh), int(mi), int(ss or 0)
     if h > 23 or mnt > 59 or sec > 59:
-        raise InvalidEvent(f"timestamp {shown!r} has an invalid time of day")
+        raise InvalidEvent(f"timestamp {show(shown)} has an invalid time of day")
     offset = 0
     if sign is not None:
         oh_i, om_i = int(oh), int(om or 0)
         if oh_i > 23 or om_i > 59:
-            raise InvalidEvent(f"timestamp {shown!r} has an invalid offset")
+            raise InvalidEvent(f"timestamp {show(shown)} has an invalid offset")
         offset = (oh_i * 60 + om_i) * (1 if sign == "+" else -1)
     millis = int(((frac or "") + "000")[:3])  # truncate sub-ms digits: a floor, the fraction is ≥ 0
     ms = ((day * 24 + h) * 60 + mnt - offset) * 60_000 + sec * 1000 + millis
@@ -200,7 +200,7 @@ def format_timestamp(ms: int) -> str:
 
 def _check_text(what: str, s: Any, max_len: int, allow_empty: bool = False) -> str:
     if not isinstance(s, str):
-        raise InvalidEvent(f"{what} must be a string, not {type(s).__name__}")
+        raise InvalidEvent(f"{what} must be a string, not {describe_type(s)}")
     if not s and not allow_empty:
         raise InvalidEvent(f"{what} must not be empty")
     if len(s) > max_len:
@@ -218,7 +218,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in pairs:
         if k in out:
-            raise InvalidEvent(f"properties has the key {k[:64]!r} twice")
+            raise InvalidEvent(f"properties has the key {show(k, 64)} twice")
         out[k] = v
     return out
 
@@ -250,7 +250,7 @@ def properties_of(raw: Mapping[str, Any]) -> Mapping[str, Any]:
     if isinstance(props, str):
         props = _decode_properties(props)
     if not isinstance(props, Mapping):
-        raise InvalidEvent(f"properties must be a JSON object, not {type(props).__name__}")
+        raise InvalidEvent(f"properties must be a JSON object, not {describe_type(props)}")
     return props
 
 
@@ -265,7 +265,7 @@ def _normalize_event_reference(raw: Mapping[str, Any]) -> StoredEvent:
     is tested against (tests/test_ingest_speed_equivalence.py), and the path that produces every
     rejection reason. Raises `InvalidEvent`; never anything else for any input mapping."""
     if not isinstance(raw, Mapping):
-        raise InvalidEvent(f"an event must be a JSON object, not {type(raw).__name__}")
+        raise InvalidEvent(f"an event must be a JSON object, not {describe_type(raw)}")
     for name in ("event_id", "subject_id", "event_name", "timestamp"):
         if name not in raw or raw[name] is None:
             raise InvalidEvent(f"{name} is missing")
@@ -284,9 +284,9 @@ def _normalize_event_reference(raw: Mapping[str, Any]) -> StoredEvent:
     parts: list[str] = []
     for key, v in props.items():
         if not isinstance(key, str):
-            raise InvalidEvent(f"property key {key!r} is not a string")
-        _check_text(f"property key {key[:64]!r}", key, MAX_KEY_LENGTH, allow_empty=True)
-        what = f"property {key[:64]!r}"
+            raise InvalidEvent(f"property key {show(key)} is not a string")
+        _check_text(f"property key {show(key, 64)}", key, MAX_KEY_LENGTH, allow_empty=True)
+        what = f"property {show(key, 64)}"
         if v is None:
             text = "null"
         elif isinstance(v, bool):
@@ -312,7 +312,7 @@ def _normalize_event_reference(raw: Mapping[str, Any]) -> StoredEvent:
         elif isinstance(v, (list, tuple, Mapping)):
             raise InvalidEvent(f"{what} is an array or object; property values must be strings, numbers, booleans or null")
         else:
-            raise InvalidEvent(f"{what} has unsupported type {type(v).__name__}")
+            raise InvalidEvent(f"{what} is {describe_type(v)}; property values must be strings, numbers, booleans or null")
         parts.append(json.dumps(key, ensure_ascii=False) + ":" + text)
     return StoredEvent(
         event_id=event_id,

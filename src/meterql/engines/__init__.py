@@ -22,7 +22,7 @@ import os
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from ..errors import EngineError, InvalidSpec, TransportError
+from ..errors import EngineError, InvalidSpec, TransportError, describe_type, show
 from ..limits import DEFAULT_QUERY_LIMITS, QueryLimits
 from .base import Engine, IngestReport, SummaryRow
 
@@ -58,11 +58,11 @@ def connect(url: str | None = None, *, limits: QueryLimits | None = None, **opti
     `limits`: the engine's `QueryLimits` (default `QueryLimits()`); the URL's query may set them too."""
     url = url or default_url()
     if not isinstance(url, str):
-        raise InvalidSpec(f"a connection URL is a string, not {type(url).__name__}")
+        raise InvalidSpec(f"a connection URL is a string, not {describe_type(url)}")
     if limits is None:
         limits = DEFAULT_QUERY_LIMITS
     elif not isinstance(limits, QueryLimits):
-        raise InvalidSpec(f"limits must be a meterql.QueryLimits, not {type(limits).__name__}")
+        raise InvalidSpec(f"limits must be a meterql.QueryLimits, not {describe_type(limits)}")
     try:
         parts = urlsplit(url)
     except ValueError as exc:
@@ -123,4 +123,4 @@ def connect(url: str | None = None, *, limits: QueryLimits | None = None, **opti
         engine = ClickHouseEngine(client, database, url=url, **settings, **options)
         engine.limits = limits
         return engine
-    raise InvalidSpec(f"unsupported URL scheme {parts.scheme!r}: use duckdb://, chdb:// or clickhouse://")
+    raise InvalidSpec(f"unsupported URL scheme {show(parts.scheme)}: use duckdb://, chdb:// or clickhouse://")

@@ -27,12 +27,13 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from sqlglot import exp
 
 from .. import numbers
-from ..errors import InvalidSpec, LimitExceeded, NumericOverflow, TooManyRows
+from ..errors import InvalidSpec, LimitExceeded, NumericOverflow, TooManyRows, describe_type, show
 from ..limits import DEFAULT_QUERY_LIMITS, QueryLimits
 from ..metric import Metric, Period
 from ..query import GRANULARITY_MS, AggRow, Plan, Window, build_plan, with_row_limit
@@ -112,9 +113,9 @@ def as_metric(metric: Metric | Mapping[str, Any]) -> Metric:
 
 def _kind(value: Any) -> str:
     """How a bad argument is named in a message: a short string as text, anything else by type."""
-    if isinstance(value, str):
-        return repr(value[:40] + ("…" if len(value) > 40 else ""))
-    return type(value).__name__
+    if value is None or isinstance(value, (str, int, float, Decimal)):
+        return show(value, 40)
+    return describe_type(value)
 
 
 def check_id(value: Any, what: str = "subject_id") -> str:

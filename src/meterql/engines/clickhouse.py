@@ -43,7 +43,7 @@ from typing import Any, Mapping
 
 from sqlglot import exp
 
-from ..errors import EngineError, LimitExceeded, NumericOverflow, TransportError
+from ..errors import EngineError, LimitExceeded, NumericOverflow, TransportError, show
 from .base import Engine
 
 TABLE = "events"
@@ -102,7 +102,7 @@ def dedup_token(ids: list[str]) -> str:
 def _ident(name: str) -> str:
     # Database names come from the connection URL: a strict shape, then backquoted.
     if not _DATABASE_RE.fullmatch(name):
-        raise EngineError(f"invalid ClickHouse database name {name!r} (letters, digits and _ only)")
+        raise EngineError(f"invalid ClickHouse database name {show(name)} (letters, digits and _ only)")
     return f"`{name}`"
 
 

@@ -41,7 +41,7 @@ from typing import Any, Mapping
 import duckdb
 from sqlglot import exp
 
-from ..errors import EngineError, InvalidSpec, LimitExceeded, NumericOverflow
+from ..errors import EngineError, InvalidSpec, LimitExceeded, NumericOverflow, show
 from ..limits import DEFAULT_QUERY_LIMITS, QueryLimits
 from .base import Engine
 
@@ -129,7 +129,7 @@ def _open(path: str | None, memory_limit: int | None, session_timezone: str | No
         hint = ""
         if path and not path.startswith("/"):
             hint = " (a relative path: duckdb:///rel/path; an absolute one takes four slashes, duckdb:////abs/path)"
-        raise EngineError(f"cannot open DuckDB database {path!r}{hint}: {exc}") from None
+        raise EngineError(f"cannot open DuckDB database {show(path)}{hint}: {exc}") from None
     from ..dialects.duckdb import install
 
     install(con)
@@ -189,11 +189,11 @@ class DuckDBEngine(Engine):
                 # The second engine on a file shares the database: its settings must agree.
                 if db.memory_limit != limits.max_memory_usage:
                     raise InvalidSpec(
-                        f"DuckDB database {path!r} is already open in this process with max_memory_usage "
+                        f"DuckDB database {show(path)} is already open in this process with max_memory_usage "
                         f"{db.memory_limit}; a second engine on it must use the same (it is one database)"
                     )
                 if session_timezone is not None and session_timezone != db.session_timezone:
-                    raise InvalidSpec(f"DuckDB database {path!r} is already open in this process with another time zone")
+                    raise InvalidSpec(f"DuckDB database {show(path)} is already open in this process with another time zone")
                 db.users += 1
         self._db: _Database | None = db
         self._lock = db.lock
@@ -343,7 +343,7 @@ def _count(rows: list[tuple]) -> int:
 
 def _tz_literal(tz: str) -> str:
     if not all(c.isalnum() or c in "/_+-" for c in tz):
-        raise ValueError(f"not a time zone name: {tz!r}")
+        raise ValueError(f"not a time zone name: {show(tz)}")
     return tz
 
 

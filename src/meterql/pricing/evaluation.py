@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .. import numbers
-from ..errors import EngineError, InvalidSpec, LimitExceeded, TooManyRows
+from ..errors import EngineError, InvalidSpec, LimitExceeded, TooManyRows, describe_type
 from .models import Cell, MatrixModel, Price, finish
 
 DAY_MS = 86_400_000
@@ -137,18 +137,18 @@ def _request(
     if isinstance(grouping_keys, str):
         raise InvalidSpec("grouping_keys is a list of expressions, not one string")
     if isinstance(grouping_keys, (bytes, Mapping)) or not isinstance(grouping_keys, Iterable):
-        raise InvalidSpec(f"grouping_keys is a list of expressions, not {type(grouping_keys).__name__}")
+        raise InvalidSpec(f"grouping_keys is a list of expressions, not {describe_type(grouping_keys)}")
     keys = tuple(grouping_keys)
     if limits.max_grouping_keys is not None and len(keys) > limits.max_grouping_keys:
         raise LimitExceeded(f"{len(keys)} grouping keys; at most {limits.max_grouping_keys} are allowed")
     types = []
     for i, key in enumerate(keys):
         if not isinstance(key, str):
-            raise InvalidSpec(f"grouping_keys[{i}] must be an expression string, not {type(key).__name__}")
+            raise InvalidSpec(f"grouping_keys[{i}] must be an expression string, not {describe_type(key)}")
         types.append(parse(key, Kind.GROUPING_KEY).type == Type.NUMBER)
     if filter is not None:
         if not isinstance(filter, str):
-            raise InvalidSpec(f"filter must be an expression string, not {type(filter).__name__}")
+            raise InvalidSpec(f"filter must be an expression string, not {describe_type(filter)}")
         if not filter.strip():
             filter = None
         else:
@@ -306,7 +306,7 @@ def _as_price(price: Any) -> Price:
         return price
     if isinstance(price, Mapping):
         return Price.from_dict(price)
-    raise InvalidSpec(f"not a price: {type(price).__name__} (pass a Price or a price payload)")
+    raise InvalidSpec(f"not a price: {describe_type(price)} (pass a Price or a price payload)")
 
 
 def _subject(subject_id: Any) -> str:
@@ -319,13 +319,13 @@ def _limits(limits: Any) -> PriceLimits:
     if limits is None:
         return DEFAULT_LIMITS
     if not isinstance(limits, PriceLimits):
-        raise InvalidSpec(f"limits must be a PriceLimits, not {type(limits).__name__}")
+        raise InvalidSpec(f"limits must be a PriceLimits, not {describe_type(limits)}")
     return limits
 
 
 def _prices(prices: Any) -> list[Any]:
     if isinstance(prices, (str, bytes, Mapping, Price)) or not isinstance(prices, Iterable):
-        raise InvalidSpec(f"prices must be a list of prices, not {type(prices).__name__}")
+        raise InvalidSpec(f"prices must be a list of prices, not {describe_type(prices)}")
     return list(prices)
 
 

@@ -24,7 +24,7 @@ from decimal import ROUND_CEILING, Decimal
 from typing import Any, Iterable, Mapping, Union
 
 from .. import numbers
-from ..errors import InvalidSpec
+from ..errors import InvalidSpec, describe_type, show
 
 ZERO = Decimal(0)
 
@@ -37,7 +37,7 @@ def _number(value: Any, where: str, *, minimum: Decimal | None = None, strict_mi
     if value is None:
         raise InvalidSpec(f"{where} is required")
     if isinstance(value, float):
-        raise InvalidSpec(f"{where}: floats are not accepted for exact amounts ({value!r}); pass a string such as '{value!r}'")
+        raise InvalidSpec(f"{where}: floats are not accepted for exact amounts ({show(value)}); pass a string such as \"{show(value)}\"")
     if isinstance(value, str):
         text = value.strip()
         if not numbers.NUMERIC_STRING.fullmatch(text) or len(text) > 100:
@@ -73,12 +73,7 @@ def _number(value: Any, where: str, *, minimum: Decimal | None = None, strict_mi
 def _shown(value: Any) -> str:
     """A payload value in a message: short text as is, a number by its digits, else its type
     (never a repr that may be huge or fail, e.g. of an int of 5,000 digits)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
-        return f"an integer of {value.bit_length()} bits"
-    if isinstance(value, (str, int, float, Decimal)) or value is None:
-        text = value if isinstance(value, str) else str(value)
-        return repr(text[:40] + "…") if len(text) > 40 else (repr(text) if isinstance(value, str) else text)
-    return f"a {type(value).__name__}"
+    return show(value, 40)
 
 
 def _amount(value: Any, where: str) -> Decimal:
@@ -93,13 +88,13 @@ def _optional_bound(mapping: Mapping[str, Any], key: str, where: str) -> Decimal
 
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise InvalidSpec(f"{where} must be an object, got {type(value).__name__}")
+        raise InvalidSpec(f"{where} must be an object, got {describe_type(value)}")
     return value
 
 
 def _list(value: Any, where: str) -> list:
     if not isinstance(value, (list, tuple)):
-        raise InvalidSpec(f"{where} must be a list, got {type(value).__name__}")
+        raise InvalidSpec(f"{where} must be a list, got {describe_type(value)}")
     return list(value)
 
 
@@ -405,10 +400,10 @@ def model_from_dict(data: Mapping[str, Any]) -> Model:
     model = data.get("model")
     model_type = data.get("model_type")
     if model is not None and model_type is not None and model != model_type:
-        raise InvalidSpec(f"'model' ({_shown(model)}) and 'model_type' ({_shown(model_type)}) disagree")
+        raise InvalidSpec(f"model ({_shown(model)}) and model_type ({_shown(model_type)}) disagree")
     name = model if model is not None else model_type
     if name is None:
-        raise InvalidSpec(f"a price needs a 'model' (or Orb 'model_type'): one of {', '.join(MODELS)}")
+        raise InvalidSpec(f"a price needs a model (or Orb model_type): one of {', '.join(MODELS)}")
     if not isinstance(name, str) or ALIASES.get(name.lower(), name.lower()) not in _READERS:
         raise InvalidSpec(f"unknown price model {_shown(name)}; expected one of {', '.join(MODELS)}")
     name = ALIASES.get(name.lower(), name.lower())
@@ -462,7 +457,7 @@ class Price:
                 allowed.add(f"{name}_config")
             _check_keys(data, allowed, "price")
         if "metric" in data and "billable_metric" in data:
-            raise InvalidSpec("price: give 'metric' or 'billable_metric', not both")
+            raise InvalidSpec("price: give metric or billable_metric, not both")
         raw_metric = data.get("metric", data.get("billable_metric"))
         if raw_metric is None:
             raise InvalidSpec("price.metric is required: the metric whose quantity the price charges for")

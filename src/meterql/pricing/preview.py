@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Sequence
 
-from ..errors import InvalidSpec, LimitExceeded
+from ..errors import InvalidSpec, LimitExceeded, describe_type
 
 PREVIEW_SUBJECT = "preview"
 _ID_PREFIX = "meterql-preview-"
@@ -33,7 +33,7 @@ def _events(events: Iterable[Mapping[str, Any]], subject_id: str | None, max_eve
         if max_events is not None and index >= max_events:
             raise LimitExceeded(f"more than {max_events} events supplied to a preview; store them and use evaluate_price")
         if not isinstance(raw, Mapping):
-            raise InvalidSpec(f"events[{index}]: an event must be an object, not {type(raw).__name__}")
+            raise InvalidSpec(f"events[{index}]: an event must be an object, not {describe_type(raw)}")
         filled = dict(raw)
         # A calculator's events need not carry ids: each one without an id is distinct.
         if filled.get("event_id") is None:
