@@ -447,6 +447,25 @@ def _run(text: Any, kind: Any, schema: Any, expect: Any, limits: Any):
     return kind, *_analyze(text, kind, schema_key, expect, limits)
 
 
+def require_type(expression: Expression, want: Type, what: str) -> Expression:
+    """`expression` itself when its result can be read as `want`: its root has type `want`, or is
+    untyped / `null` (read as `want` already by `parse(..., expect=want)`). Otherwise one
+    `ExpressionError` with E304 naming the type found, spanning the root. `what` names the use
+    ("the value of a `sum` metric"). A metric's value must be a NUMBER for every aggregation but
+    `count` (ignores it) and `unique_count` (any type): SPEC §4."""
+    have = expression.tree.type
+    if have not in _CONCRETE or have is want:
+        return expression
+    source, root = expression.source, expression.tree
+    hints = {Type.STRING: ("convert it with to_number(…)",),
+             Type.BOOLEAN: ("count it as a number with if(condition, 1, 0)",)}.get(have, ())  # fmt: skip
+    snippet = " ".join(source[root.span[0] : root.span[1]].split())
+    snippet = snippet if len(snippet) <= 30 else snippet[:29] + "…"
+    diag = Diagnostic.at(source, root.span, "E304", f"{what} must be {_A[want]}, but `{snippet}` is {_A[have]}",
+                         hints=hints, label=f"this is {_A[have]}")  # fmt: skip
+    raise ExpressionError([diag], source, str(expression.kind))
+
+
 def check(text: Any, kind: Any = Kind.FILTER, schema: Any = None, *, expect: Any = None, limits: Any = None) -> list[Diagnostic]:
     """Every diagnostic of `text` as an expression of `kind` (empty: valid). Never raises."""
     try:

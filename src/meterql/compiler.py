@@ -277,13 +277,16 @@ def compile_tree(tree: ast.Expression | Node, dialect: str, *, as_type: Type | N
     return out
 
 
-def render(expr: exp.Expression, dialect: str) -> str:
-    """The SQL text of a compiled expression, rendered once for `dialect`."""
+def render(expr: exp.Expression, dialect: str, *, pretty: bool = False, copy: bool = False) -> str:
+    """The SQL text of a compiled expression (or of any tree embedding compiled expressions),
+    rendered for `dialect`. The only place SQL text is produced: raises `ExpressionError` (E004),
+    never RecursionError. `copy=True` when `expr` is kept and rendered again (sqlglot's generator
+    may rewrite the tree it renders)."""
     try:
         with _Recursion():
             # copy=False: sqlglot deep-copies the whole tree before generating by default, which
             # was half of a compile. Trees from compile_tree are fresh and used once here.
-            return expr.sql(dialect=dialect, copy=False)
+            return expr.sql(dialect=dialect, copy=copy, pretty=pretty)
     except RecursionError:
         diag = Diagnostic.at("", (0, 0), "E004", "expression too complex to compile")
         raise ExpressionError([diag]) from None

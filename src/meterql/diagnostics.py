@@ -18,12 +18,13 @@ Codes are stable (tests and callers may match on them):
     E004 too many elements              E104 unmatched `)`             E301 type mismatch
     E005 IN list too long               E105 unterminated string       E302 incompatible types
     E006 invalid schema                 E106 unterminated quoted name  E303 filter is not boolean
-    E007 unknown kind / bad argument    E107 unexpected character      E401 unknown property
-    E008 internal error (a bug)         E108 unknown reference         E402 property used against
-                                        E120 too many fractional digits     its declared type
-                                        E121 number out of range       W301 comparison with null
-                                        E122 NUL / lone surrogate           (a warning)
-                                        E123 bad LIKE escape
+    E007 unknown kind / bad argument    E107 unexpected character      E304 metric value is not a
+    E008 internal error (a bug)         E108 unknown reference              number (string / boolean)
+    E009 too costly to compile          E120 too many fractional digits E401 unknown property
+         (compiled SQL too large)       E121 number out of range       E402 property used against
+                                        E122 NUL / lone surrogate           its declared type
+                                        E123 bad LIKE escape           W301 comparison with null
+                                                                            (a warning)
 """
 
 from __future__ import annotations

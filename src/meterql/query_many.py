@@ -198,7 +198,9 @@ def _many_template(
     if group_exprs:
         select = select.group_by(*[g.copy() for g in group_exprs])
     narrow = any(is_narrow(m.aggregation, dialect, wide) for m in metrics)
-    template = Template(select=select, sql=select.sql(dialect=dialect), dim_types=tuple(typ for _, typ in compiled_dims),
+    from .compiler import render  # deep compiled values need its recursion room (and E004)
+
+    template = Template(select=select, sql=render(select, dialect, copy=True), dim_types=tuple(typ for _, typ in compiled_dims),
                         n_agg=0, narrow=narrow)
     return template, tuple(n_aggs)
 

@@ -354,7 +354,9 @@ def explain_price(
     request = _request(timeframe_start, timeframe_end, filter, grouping_keys, DEFAULT_LIMITS, None, check_lookback=False)
     dims, _, _ = _dimensions(parsed, request)
     plan = engine.plan(parsed.metric, subject, request.start_ms, request.end_ms, True, False, None, dims, request.filter)
-    return plan.select.sql(dialect=engine.dialect, pretty=True)
+    from ..compiler import render  # deep compiled values need its recursion room (and E004)
+
+    return render(plan.select, engine.dialect, pretty=True, copy=True)
 
 
 _REQUEST_FIELDS = ("customer_id", "external_customer_id", "timeframe_start", "timeframe_end", "filter", "grouping_keys")
