@@ -272,7 +272,11 @@ def compile_tree(tree: ast.Expression | Node, dialect: str, *, as_type: Type | N
         raise _internal(tree, source, kind, exc) from None
     except RecursionError:
         raise _too_complex(tree, source, kind) from None
-    if _count_nodes(out, MAX_COMPILED_NODES) > MAX_COMPILED_NODES:
+    # The checker's `compiled_cost` bounds the size from above (Limits.max_cost, E009); counting
+    # is only needed for trees checked under larger limits.
+    from .checker import compiled_cost
+
+    if compiled_cost(tree) > MAX_COMPILED_NODES and _count_nodes(out, MAX_COMPILED_NODES) > MAX_COMPILED_NODES:
         raise _too_complex(tree, source, kind)
     return out
 

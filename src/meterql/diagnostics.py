@@ -108,9 +108,13 @@ class Limits:
     max_depth: int = 48  # nesting of the tree (parentheses, calls, operator chains)
     max_nodes: int = 1000  # tree nodes
     max_in_items: int = 500  # items of one `IN (…)` list
+    # Size of the compiled SQL (sqlglot nodes, an upper bound over the dialects: checker
+    # `compiled_cost`): what passes compiles in < 50 ms and stays far from the engines' own
+    # limits (DuckDB expression depth, ClickHouse max_query_size / max_ast_elements).
+    max_cost: int = 2500
 
     def __post_init__(self) -> None:
-        for name in ("max_length", "max_depth", "max_nodes", "max_in_items"):
+        for name in ("max_length", "max_depth", "max_nodes", "max_in_items", "max_cost"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"Limits.{name} must be a positive integer, not {value!r}")
