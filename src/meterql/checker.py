@@ -556,6 +556,10 @@ def _analyze(text: str, kind: Kind, schema_key: tuple | None, expect: Type | Non
             checker.error(root.span, "E303", f"a filter must be a condition (boolean), but this is {_A[nat]}",
                           "compare it with something, e.g. `x > 0` or `x = 'a'`", label=f"this is {_A[nat]}")  # fmt: skip
     typed = checker.typed(root, target, False, "the expression")
+    if typed.type is Type.NULL and kind is not Kind.FILTER and not isinstance(typed, Invalid):
+        # `null`, `coalesce(null, null)`…: a NULL of the type the context reads (a `sum` of `null`
+        # is a sum of NULL numbers, not of NULL strings).
+        typed = dataclasses.replace(typed, type=target)
     if not any(d.is_error for d in checker.diags):
         cost = compiled_cost(typed)
         if cost > limits.max_cost:

@@ -63,7 +63,9 @@ class _Compiler:
     def value(self, node: Node, want: Type | None = None) -> exp.Expression:
         """`node` compiled and converted to `want` (its own type when None)."""
         if node.type is Type.NULL or (isinstance(node, ast.Literal) and node.value is None):
-            return self.d.typed_null(_type_name(want if want not in (None, Type.NULL, Type.ANY) else Type.STRING))
+            if want in (None, Type.NULL, Type.ANY):
+                want = node.type if node.type in (Type.NUMBER, Type.STRING, Type.BOOLEAN) else Type.STRING
+            return self.d.typed_null(_type_name(want))
         out = self.node(node)
         have = node.type
         if want is None or want is have or want is Type.ANY:
