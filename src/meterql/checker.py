@@ -453,20 +453,22 @@ def _cost_hint(tree: Node) -> str:
                 what = _COST_NAMES[op]
             case ast.Call(name=name):
                 what = f"`{name}`"
-            case ast.In():
-                what = "`IN` item"
+            case ast.In(items=items):
+                what = "`IN` list"
             case ast.Case():
                 what = "`CASE`"
             case _:
                 what = ""
         if what:
             n_cost = parts.setdefault(what, [0, 0])
-            n_cost[0] += 1
+            n_cost[0] += len(node.items) if isinstance(node, ast.In) else 1
             n_cost[1] += max(_own_cost(node))
         stack.extend(node.children())
     if not parts:
         return "split it into simpler expressions"
     what, (n, c) = max(parts.items(), key=lambda kv: kv[1][1])
+    if what == "`IN` list":
+        return f"its `IN` lists' {n} items make {c} of them; use fewer items, or split the expression"
     return f"{n} × {what} make {c} of them; use fewer, or split the metric"
 
 
