@@ -33,6 +33,7 @@ CODE_CASES: dict[str, tuple] = {
     "E005": ("x IN (1, 2, 3, 4)", "filter", None, Limits(max_in_items=2), "3, 4"),
     "E006": ("a", "filter", {"a": "float"}, None, ""),
     "E007": ("a", "predicate", None, None, ""),
+    "E009": ("(x / y) / y", "value", None, Limits(max_cost=400), "(x / y) / y"),
     "E101": ("region = = 'eu'", "filter", None, None, "="),
     "E102": ("tokens >", "filter", None, None, ""),
     "E103": ("round(tokens, 2", "value", None, None, ""),
@@ -55,7 +56,8 @@ CODE_CASES: dict[str, tuple] = {
     "E402": ("region * 2", "value", SCHEMA, None, "region"),
     "W301": ("region = null", "filter", None, None, "region = null"),
 }
-TESTED_ELSEWHERE = {"E008": "tests/test_check.py::test_internal_errors_become_a_diagnostic"}
+TESTED_ELSEWHERE = {"E008": "tests/test_check.py::test_internal_errors_become_a_diagnostic",
+                    "E304": "tests/test_metric_value_type.py (raised when a Metric is built)"}
 
 
 def test_every_documented_code_has_a_case():
@@ -115,6 +117,7 @@ SNAPSHOT_CASES: dict[str, tuple[str, str, dict | None]] = {
     "many_errors_capped": (" AND ".join(f"f{i}(x)" for i in range(14)), "filter", None),
     "too_long": ("region = '" + "x" * 5000 + "'", "filter", None),
     "too_deep": ("(" * 60 + "a" + ")" * 60, "filter", None),
+    "too_costly": ("(" * 12 + "x" + " / y)" * 12, "value", None),
     "long_line_window": ("a = 1 AND " * 20 + "rond(x) > 1" + " AND b = 2" * 20, "filter", None),
     "wide_characters": ("'日本語' = x AND rond(y)", "filter", None),
     "not_a_string": (None, "filter", None),  # type: ignore[dict-item]

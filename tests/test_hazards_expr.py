@@ -385,12 +385,25 @@ def test_is_null_does_not_skip_an_overflow(eng):
 def test_longest_in_list_stays_within_engine_parser_depth(eng):
     # A left-deep OR chain of 1000 equalities passed C max_parser_depth (1000) and D
     # max_expression_depth (1000); the IN list compiles to a balanced OR tree.
-    from meterql.diagnostics import DEFAULT_LIMITS
+    # The longest lists the default limits accept (max_in_items, and max_cost: E009).
+    from meterql.checker import check
 
-    n = DEFAULT_LIMITS.max_in_items
-    items = ", ".join(str(i) for i in range(n))
-    eng.expect(f"x IN ({items})", [{"x": n - 1}, {"x": n}, {}], [True, False, None], kind="filter")
-    eng.expect(f"s NOT IN ({', '.join(repr(str(i)) for i in range(n))})", [{"s": "5"}, {"s": "x"}], [False, True], kind="filter")
+    def longest(text_of) -> int:
+        lo, hi = 1, 10_000
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if not check(text_of(mid), "filter") else (lo, mid)
+        return lo
+
+    def numbers(k: int) -> str:
+        return f"x IN ({', '.join(str(i) for i in range(k))})"
+
+    def strings(k: int) -> str:
+        return f"s NOT IN ({', '.join(repr(str(i)) for i in range(k))})"
+
+    n = longest(numbers)
+    eng.expect(numbers(n), [{"x": n - 1}, {"x": n}, {}], [True, False, None], kind="filter")
+    eng.expect(strings(longest(strings)), [{"s": "5"}, {"s": "x"}], [False, True], kind="filter")
 
 
 def test_to_number_with_huge_exponents(eng):

@@ -346,6 +346,133 @@ class _Checker:
         return ast.Literal(span=arg.span, type=Type.NUMBER, value=Decimal(int(value)))
 
 
+# --- compiled size (SPEC §7: what the limits accept compiles in < 50 ms and runs everywhere) ------
+
+# Upper bounds, per typed node, of the sqlglot nodes it adds to the compiled SQL, children not
+# included, as (DuckDB, ClickHouse) — measured on dialects/*.py; tests/test_compile_cost.py holds
+# `compiled_cost` ≥ the real size on both dialects. Compile + render time is linear in the
+# compiled size (5–10 µs a node), so bounding the size bounds the time. The big ones: a DuckDB
+# exact division (long division on HUGEINT parts) is ~280 nodes, a DuckDB product ~100, a
+# ClickHouse `+` ~24 (its overflow check).
+_OP_COST = {
+    ast.BinaryOp.ADD: (4, 24), ast.BinaryOp.SUB: (4, 24), ast.BinaryOp.MUL: (100, 28),
+    ast.BinaryOp.DIV: (280, 32), ast.BinaryOp.MOD: (12, 28), ast.BinaryOp.AND: (3, 3), ast.BinaryOp.OR: (3, 3),
+}
+_COMPARE_COST = (4, 12)  # an operator and, on ClickHouse, a Nullable(Bool) cast of a boolean side
+# function → ((DuckDB, ClickHouse) of the call, (DuckDB, ClickHouse) per argument)
+_CALL_COST = {
+    "round": ((10, 24), (0, 0)), "ceil": ((56, 24), (0, 0)), "floor": ((56, 24), (0, 0)),
+    "abs": ((2, 2), (0, 0)), "least": ((2, 2), (1, 6)), "greatest": ((2, 2), (1, 6)),
+    "coalesce": ((2, 2), (1, 6)), "if": ((12, 18), (0, 0)), "concat": ((4, 4), (3, 3)),
+    "lower": ((5, 5), (0, 0)), "upper": ((5, 5), (0, 0)), "length": ((4, 4), (0, 0)),
+    "to_number": ((28, 46), (0, 0)), "to_string": ((2, 2), (0, 0)),
+    "hour_floor_timestamp_millis": ((32, 46), (0, 0)), "day_floor_timestamp_millis": ((32, 46), (0, 0)),
+    "week_floor_timestamp_millis": ((36, 52), (0, 0)), "month_floor_timestamp_millis": ((186, 178), (0, 0)),
+}
+_TEXT_ARGS = frozenset({"concat", "lower", "upper", "length", "to_number", "to_string"})
+_TO_TEXT_COST = (18, 16)  # canonical text of a NUMBER (two regex replaces) or of a BOOLEAN
+
+
+def _power_of_ten(v: Decimal) -> bool:
+    if v.is_zero():
+        return True  # by zero: a typed NULL
+    _, digits, exponent = v.normalize().as_tuple()
+    return digits == (1,) and -26 <= int(exponent) <= 26
+
+
+def _integer_literal(node: Node) -> bool:
+    return isinstance(node, ast.Literal) and isinstance(node.value, Decimal) and node.value == node.value.to_integral_value()
+
+
+def _own_cost(node: Node) -> tuple[int, int]:
+    match node:
+        case ast.Literal(value=v):
+            return (7, 4) if isinstance(v, Decimal) else ((8, 8) if v is None else (1, 1))
+        case ast.Read(type=Type.NUMBER):
+            return (10, 20)
+        case ast.Read():
+            return (7, 7)
+        case ast.Field(name=ast.FieldName.EVENT_TIMESTAMP):
+            return (24, 10)
+        case ast.Field():
+            return (8, 4)
+        case ast.Unary():
+            return (3, 3)
+        case ast.Binary(op=ast.BinaryOp.DIV, right=ast.Literal(value=Decimal() as v)) if _power_of_ten(v):
+            return (10, 32)  # DuckDB: an exact product by 10^-k
+        case ast.Binary(op=ast.BinaryOp.MUL, left=left, right=right) if _integer_literal(right) or (
+                _integer_literal(left) and not isinstance(right, ast.Literal)):  # fmt: skip
+            return (4, 28)  # DuckDB: one DECIMAL(38,12)·DECIMAL(38,0) product
+        case ast.Binary(op=op, left=left) if op in COMPARISONS:
+            return _COMPARE_COST if left.type is Type.BOOLEAN else (4, 4)
+        case ast.Binary(op=op):
+            return _OP_COST.get(op, _COMPARE_COST)
+        case ast.In(operand=operand, items=items):
+            # an equality per item; a cheap operand (a string read) is repeated in each, others
+            # are bound once; ClickHouse casts boolean items
+            per_item = 14 if operand.type is Type.BOOLEAN else 10
+            return (10 + 10 * len(items), 10 + per_item * len(items))
+        case ast.IsNull():
+            return (12, 12)
+        case ast.Like(pattern=pattern):
+            return (12, 12) if isinstance(pattern, ast.Literal) else (45, 40)
+        case ast.Case(whens=whens):  # ClickHouse casts boolean results
+            return (10 + 12 * len(whens), 10 + (16 if node.type is Type.BOOLEAN else 12) * len(whens))
+        case ast.Call(name=name, args=args):
+            (d, c), (pd, pc) = _CALL_COST.get(name, ((10, 10), (10, 10)))
+            return (d + pd * len(args), c + pc * len(args))
+    return (10, 10)
+
+
+def compiled_cost(tree: Node) -> int:
+    """An upper bound of the size (sqlglot nodes) of `tree` compiled for the larger of the two
+    dialects, conversion of the result to text included. Iterative; linear in the tree."""
+    duck, click = _TO_TEXT_COST  # the root may be converted to canonical text (grouping keys, unique_count)
+    stack: list[tuple[Node, bool]] = [(tree, False)]
+    while stack:
+        node, as_text = stack.pop()
+        d, c = _own_cost(node)
+        duck, click = duck + d, click + c
+        if as_text and node.type in (Type.NUMBER, Type.BOOLEAN):
+            duck, click = duck + _TO_TEXT_COST[0], click + _TO_TEXT_COST[1]
+        text = isinstance(node, ast.Like) or (isinstance(node, ast.Call) and node.name in _TEXT_ARGS)
+        stack.extend((child, text) for child in node.children())
+    return max(duck, click)
+
+
+_COST_NAMES = {ast.BinaryOp.DIV: "division `/`", ast.BinaryOp.MUL: "product `*`"}
+
+
+def _cost_hint(tree: Node) -> str:
+    """Which kind of node makes most of the compiled size, for the E009 hint."""
+    parts: dict[str, list[int]] = {}
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        match node:
+            case ast.Binary(op=op) if op in _COST_NAMES:
+                what = _COST_NAMES[op]
+            case ast.Call(name=name):
+                what = f"`{name}`"
+            case ast.In(items=items):
+                what = "`IN` list"
+            case ast.Case():
+                what = "`CASE`"
+            case _:
+                what = ""
+        if what:
+            n_cost = parts.setdefault(what, [0, 0])
+            n_cost[0] += len(node.items) if isinstance(node, ast.In) else 1
+            n_cost[1] += max(_own_cost(node))
+        stack.extend(node.children())
+    if not parts:
+        return "split it into simpler expressions"
+    what, (n, c) = max(parts.items(), key=lambda kv: kv[1][1])
+    if what == "`IN` list":
+        return f"its `IN` lists' {n} items make {c} of them; use fewer items, or split the expression"
+    return f"{n} × {what} make {c} of them; use fewer, or split the metric"
+
+
 def _arity(fn: Function) -> str:
     def args(k: int) -> str:
         return f"{k} argument" + ("" if k == 1 else "s")
@@ -432,6 +559,16 @@ def _analyze(text: str, kind: Kind, schema_key: tuple | None, expect: Type | Non
             checker.error(root.span, "E303", f"a filter must be a condition (boolean), but this is {_A[nat]}",
                           "compare it with something, e.g. `x > 0` or `x = 'a'`", label=f"this is {_A[nat]}")  # fmt: skip
     typed = checker.typed(root, target, False, "the expression")
+    if typed.type is Type.NULL and kind is not Kind.FILTER and not isinstance(typed, Invalid):
+        # `null`, `coalesce(null, null)`…: a NULL of the type the context reads (a `sum` of `null`
+        # is a sum of NULL numbers, not of NULL strings).
+        typed = dataclasses.replace(typed, type=target)
+    if not any(d.is_error for d in checker.diags):
+        cost = compiled_cost(typed)
+        if cost > limits.max_cost:
+            checker.error(root.span, "E009", f"expression too complex to compile: its SQL would have about {cost} "
+                          f"elements, at most {limits.max_cost} are allowed", _cost_hint(typed),
+                          label="too complex")  # fmt: skip
     diags += checker.diags
     diags.sort(key=lambda d: (d.span[0], d.span[1], d.code))
     if any(d.is_error for d in diags):
@@ -446,6 +583,25 @@ def _run(text: Any, kind: Any, schema: Any, expect: Any, limits: Any):
     if len(text) > limits.max_length:  # never keep huge strings alive in the cache
         return kind, *_analyze.__wrapped__(text, kind, schema_key, expect, limits)
     return kind, *_analyze(text, kind, schema_key, expect, limits)
+
+
+def require_type(expression: Expression, want: Type, what: str) -> Expression:
+    """`expression` itself when its result can be read as `want`: its root has type `want`, or is
+    untyped / `null` (read as `want` already by `parse(..., expect=want)`). Otherwise one
+    `ExpressionError` with E304 naming the type found, spanning the root. `what` names the use
+    ("the value of a `sum` metric"). A metric's value must be a NUMBER for every aggregation but
+    `count` (ignores it) and `unique_count` (any type): SPEC §4."""
+    have = expression.tree.type
+    if have not in _CONCRETE or have is want:
+        return expression
+    source, root = expression.source, expression.tree
+    hints = {Type.STRING: ("convert it with to_number(…)",),
+             Type.BOOLEAN: ("count it as a number with if(condition, 1, 0)",)}.get(have, ())  # fmt: skip
+    snippet = " ".join(source[root.span[0] : root.span[1]].split())
+    snippet = snippet if len(snippet) <= 30 else snippet[:29] + "…"
+    diag = Diagnostic.at(source, root.span, "E304", f"{what} must be {_A[want]}, but `{snippet}` is {_A[have]}",
+                         hints=hints, label=f"this is {_A[have]}")  # fmt: skip
+    raise ExpressionError([diag], source, str(expression.kind))
 
 
 def check(text: Any, kind: Any = Kind.FILTER, schema: Any = None, *, expect: Any = None, limits: Any = None) -> list[Diagnostic]:

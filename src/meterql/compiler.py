@@ -63,7 +63,9 @@ class _Compiler:
     def value(self, node: Node, want: Type | None = None) -> exp.Expression:
         """`node` compiled and converted to `want` (its own type when None)."""
         if node.type is Type.NULL or (isinstance(node, ast.Literal) and node.value is None):
-            return self.d.typed_null(_type_name(want if want not in (None, Type.NULL, Type.ANY) else Type.STRING))
+            if want in (None, Type.NULL, Type.ANY):
+                want = node.type if node.type in (Type.NUMBER, Type.STRING, Type.BOOLEAN) else Type.STRING
+            return self.d.typed_null(_type_name(want))
         out = self.node(node)
         have = node.type
         if want is None or want is have or want is Type.ANY:
@@ -272,18 +274,25 @@ def compile_tree(tree: ast.Expression | Node, dialect: str, *, as_type: Type | N
         raise _internal(tree, source, kind, exc) from None
     except RecursionError:
         raise _too_complex(tree, source, kind) from None
-    if _count_nodes(out, MAX_COMPILED_NODES) > MAX_COMPILED_NODES:
+    # The checker's `compiled_cost` bounds the size from above (Limits.max_cost, E009); counting
+    # is only needed for trees checked under larger limits.
+    from .checker import compiled_cost
+
+    if compiled_cost(tree) > MAX_COMPILED_NODES and _count_nodes(out, MAX_COMPILED_NODES) > MAX_COMPILED_NODES:
         raise _too_complex(tree, source, kind)
     return out
 
 
-def render(expr: exp.Expression, dialect: str) -> str:
-    """The SQL text of a compiled expression, rendered once for `dialect`."""
+def render(expr: exp.Expression, dialect: str, *, pretty: bool = False, copy: bool = False) -> str:
+    """The SQL text of a compiled expression (or of any tree embedding compiled expressions),
+    rendered for `dialect`. The only place SQL text is produced: raises `ExpressionError` (E004),
+    never RecursionError. `copy=True` when `expr` is kept and rendered again (sqlglot's generator
+    may rewrite the tree it renders)."""
     try:
         with _Recursion():
             # copy=False: sqlglot deep-copies the whole tree before generating by default, which
             # was half of a compile. Trees from compile_tree are fresh and used once here.
-            return expr.sql(dialect=dialect, copy=False)
+            return expr.sql(dialect=dialect, copy=copy, pretty=pretty)
     except RecursionError:
         diag = Diagnostic.at("", (0, 0), "E004", "expression too complex to compile")
         raise ExpressionError([diag]) from None

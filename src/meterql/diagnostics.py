@@ -18,12 +18,13 @@ Codes are stable (tests and callers may match on them):
     E004 too many elements              E104 unmatched `)`             E301 type mismatch
     E005 IN list too long               E105 unterminated string       E302 incompatible types
     E006 invalid schema                 E106 unterminated quoted name  E303 filter is not boolean
-    E007 unknown kind / bad argument    E107 unexpected character      E401 unknown property
-    E008 internal error (a bug)         E108 unknown reference         E402 property used against
-                                        E120 too many fractional digits     its declared type
-                                        E121 number out of range       W301 comparison with null
-                                        E122 NUL / lone surrogate           (a warning)
-                                        E123 bad LIKE escape
+    E007 unknown kind / bad argument    E107 unexpected character      E304 metric value is not a
+    E008 internal error (a bug)         E108 unknown reference              number (string / boolean)
+    E009 too costly to compile          E120 too many fractional digits E401 unknown property
+         (compiled SQL too large)       E121 number out of range       E402 property used against
+                                        E122 NUL / lone surrogate           its declared type
+                                        E123 bad LIKE escape           W301 comparison with null
+                                                                            (a warning)
 """
 
 from __future__ import annotations
@@ -107,9 +108,13 @@ class Limits:
     max_depth: int = 48  # nesting of the tree (parentheses, calls, operator chains)
     max_nodes: int = 1000  # tree nodes
     max_in_items: int = 500  # items of one `IN (…)` list
+    # Size of the compiled SQL (sqlglot nodes, an upper bound over the dialects: checker
+    # `compiled_cost`): what passes compiles in < 50 ms and stays far from the engines' own
+    # limits (DuckDB expression depth, ClickHouse max_query_size / max_ast_elements).
+    max_cost: int = 2500
 
     def __post_init__(self) -> None:
-        for name in ("max_length", "max_depth", "max_nodes", "max_in_items"):
+        for name in ("max_length", "max_depth", "max_nodes", "max_in_items", "max_cost"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"Limits.{name} must be a positive integer, not {value!r}")

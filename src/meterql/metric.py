@@ -15,8 +15,9 @@ Guarantees:
   key such as `event_name` or `my-prop.v2` reads the property, not a reserved field);
   `expression` wins over `field_name` when both are given.
 - A value expression is read as a NUMBER for every aggregation but `unique_count`, which compares
-  values by their canonical text (STRING). A value expression of the wrong type is an
-  `ExpressionError` with a diagnostic, like any other type mistake.
+  values by their canonical text (STRING, any type accepted); `count` ignores it. A value whose
+  root is a string or a boolean (`concat(…)`, `event.code`, `x > 1`) under any other aggregation
+  is an `ExpressionError` (E304, naming the type found) when the metric is built.
 """
 
 from __future__ import annotations
@@ -178,9 +179,12 @@ class Metric:
         """The typed value tree; None for `count` (which counts events, whatever `value` says)."""
         if self.aggregation is Aggregation.COUNT or not self.value:
             return None
-        from .checker import parse
+        from .checker import parse, require_type
 
-        return parse(self.value, Kind.VALUE, expect=self.value_type())
+        expression = parse(self.value, Kind.VALUE, expect=self.value_type())
+        if self.aggregation is Aggregation.UNIQUE_COUNT:
+            return expression  # compares canonical text: any type
+        return require_type(expression, Type.NUMBER, f"the value of a `{self.aggregation.value}` metric")
 
     def filter_expression(self) -> Expression | None:
         if not self.filter:

@@ -393,7 +393,9 @@ def _template(
         select = select.where(where)
     if group_exprs:
         select = select.group_by(*[g.copy() for g in group_exprs])
-    return Template(select=select, sql=select.sql(dialect=dialect), dim_types=tuple(dim_types), n_agg=len(aggs),
+    from .compiler import render  # deep compiled values need its recursion room (and E004)
+
+    return Template(select=select, sql=render(select, dialect, copy=True), dim_types=tuple(dim_types), n_agg=len(aggs),
                     narrow=is_narrow(agg, dialect, wide), wide=wide)
 
 

@@ -210,7 +210,9 @@ def _many_template(
     # a further stage only when it changes some metric's form
     narrow = any(_shared_form(m.aggregation, dialect, wide + 1) != _shared_form(m.aggregation, dialect, wide)
                  for m in metrics)
-    template = Template(select=select, sql=select.sql(dialect=dialect), dim_types=tuple(typ for _, typ in compiled_dims),
+    from .compiler import render  # deep compiled values need its recursion room (and E004)
+
+    template = Template(select=select, sql=render(select, dialect, copy=True), dim_types=tuple(typ for _, typ in compiled_dims),
                         n_agg=0, narrow=narrow, wide=wide)
     return template, tuple(n_aggs)
 

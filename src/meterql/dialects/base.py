@@ -433,7 +433,11 @@ class Dialect:
         return self.check_range(self.int_to_number(out))
 
     def _month_floor(self, x: exp.Expression) -> exp.Expression:
-        """Howard Hinnant's civil-from-days, in exact integers (also before 1970 and far away):
+        return self.bind(self.to_int(x), self._month_floor_int)
+
+    def _month_floor_int(self, i: exp.Expression) -> exp.Expression:
+        """The month floor of `i`, an integer epoch-ms expression (a bound name or a column):
+        Howard Hinnant's civil-from-days, in exact integers (also before 1970 and far away):
         month start = days − doy + (153·mp + 2) / 5 with doy, mp of the March-based year."""
         L, D = self.int_lit, self.INT_DIV
 
@@ -472,4 +476,4 @@ class Dialect:
 
             return self.bind(z, with_z)
 
-        return self.bind(self.to_int(x), lambda i: self.bind(self._floor_div(i, MS_DAY), with_days))
+        return self.bind(self._floor_div(i, MS_DAY), with_days)

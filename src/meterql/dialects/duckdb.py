@@ -93,9 +93,12 @@ class DuckDB(Dialect):
         column = self.integral_column(x)
         if column is not None:  # stored ts: always 1900-2261 (values.py), inside the fast range
             return cast(fn("epoch_ms", fn("date_trunc", string("month"), fn("epoch_ms", column))), "HUGEINT")
-        generic = super()._month_floor(x.copy())
 
         def body(i: exp.Expression) -> exp.Expression:
+            # `x` is compiled into the SQL once, bound here: the generic path reads the bound
+            # integer too (it used to embed its own copy of `x`, so nested month floors doubled
+            # the SQL at every level: 2^n).
+            generic = Dialect._month_floor_int(self, i.copy())
             in_range = exp.And(this=binop(exp.GTE, i, integer(lo)), expression=binop(exp.LTE, i.copy(), integer(hi)))
             month = fn("date_trunc", string("month"), fn("epoch_ms", cast(i.copy(), "BIGINT")))
             return case([(in_range, cast(fn("epoch_ms", month), "HUGEINT"))], generic)

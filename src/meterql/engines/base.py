@@ -690,7 +690,9 @@ class Engine(ABC):
         (JSON), then the statement with its placeholders."""
         _, _, plan = self._summary_plan(metric, subject_id, period, granularity, dimensions)
         header = "-- parameters: " + json.dumps(plan.params, ensure_ascii=True, sort_keys=True)
-        sql = plan.select.sql(dialect=self.dialect, pretty=True)
+        from ..compiler import render  # deep compiled values need its recursion room (and E004)
+
+        sql = render(plan.select, self.dialect, pretty=True, copy=True)
         return header + "\n" + with_row_limit(sql, plan.select, self.limits.max_rows, separator="\n")
 
     # --- pricing (SPEC §6): thin delegations to meterql.price ------------------------------------

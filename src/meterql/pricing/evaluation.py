@@ -392,13 +392,14 @@ def explain_price(
     request = _request(timeframe_start, timeframe_end, filter, grouping_keys, DEFAULT_LIMITS, None, check_lookback=False)
     dims, _, _ = _dimensions(parsed, request)
     plan = engine.plan(parsed.metric, subject, request.start_ms, request.end_ms, True, False, None, dims, request.filter)
+    from ..compiler import render  # deep compiled values need its recursion room (and E004)
     from ..query import with_row_limit
 
     cap = getattr(getattr(engine, "limits", None), "max_rows", None)
     price_max = DEFAULT_LIMITS.max_rows
     if price_max is not None and len(dims) == len(set(request.grouping_keys)) and (cap is None or price_max <= cap):
         cap = price_max
-    return with_row_limit(plan.select.sql(dialect=engine.dialect, pretty=True), plan.select, cap, separator="\n")
+    return with_row_limit(render(plan.select, engine.dialect, pretty=True, copy=True), plan.select, cap, separator="\n")
 
 
 _REQUEST_FIELDS = ("customer_id", "external_customer_id", "timeframe_start", "timeframe_end", "filter", "grouping_keys")
