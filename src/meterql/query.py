@@ -508,6 +508,11 @@ def aggregates(
         def dt() -> exp.Expression:
             return exp.Sub(this=_col("ts"), expression=_p(bucket_floor.copy()))
 
+        def factor() -> exp.Expression:
+            # ClickHouse refuses `sum(<constant NULL Decimal> * (ts - x))` ("Unexpected literal
+            # type in function", code 169) — a value of `null`; materialize() makes it a column.
+            return _func("materialize", val()) if dialect == "clickhouse" else val()
+
         form = weighted_form(dialect, wide)
         if form == 0:
             # ClickHouse: Decimal(76,12) holds the products. DuckDB, narrow: DECIMAL(38,12) × BIGINT
@@ -515,10 +520,10 @@ def aggregates(
             # sum ≥ 10^26 instead of wrapping (HAZARDS) — then the engine re-runs the plan wide.
             # Measured: the split INT128 form cost ~2× this one (benchmarks/README, item 4).
             # Σ|v| bounds the levels inside a group (`is_narrow`, `_finish`).
-            return [exp.Sum(this=val()), exp.Sum(this=exp.Mul(this=_p(val()), expression=_p(dt()))),
+            return [exp.Sum(this=val()), exp.Sum(this=exp.Mul(this=_p(factor()), expression=_p(dt()))),
                     exp.Sum(this=exp.Abs(this=val()))]
         if dialect == "clickhouse":  # the levels form's sums (its levels: `_template`)
-            return [exp.Sum(this=val()), exp.Sum(this=exp.Mul(this=_p(val()), expression=_p(dt())))]
+            return [exp.Sum(this=val()), exp.Sum(this=exp.Mul(this=_p(factor()), expression=_p(dt())))]
         whole, frac = _parts(val())
         out = [
             exp.Sum(this=whole.copy()),
