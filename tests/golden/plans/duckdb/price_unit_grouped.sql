@@ -1,0 +1,6 @@
+-- case: price_unit_grouped
+-- kind: plan (price)
+-- dialect: duckdb
+-- input: {"filter": "model = 'gpt'", "grouping_keys": ["region", "hour_floor_timestamp_millis(timestamp_millis)"], "path": "price", "price": {"metric": {"aggregation": "sum", "code": "m_sum", "event_name": "llm_call", "filter": "region = 'eu' OR tier != 'free'", "value": "tokens * 1.5"}, "model": "unit", "unit_amount": "0.002"}}
+-- parameters: {"end": 1761955200000, "event_name": "llm_call", "start": 1759276800000, "subject": "subj_1"}
+SELECT 0 AS bucket, ps['region'] AS dim0, CAST((ts - (((ts % 3600000) + 3600000) % 3600000)) AS DECIMAL(38, 12)) AS dim1, COUNT(*) AS n, SUM(((TRUNC(CAST(pn['tokens'] AS DECIMAL(38, 12))) * CAST('1.5' AS DECIMAL(38, 12))) + ((CAST(pn['tokens'] AS DECIMAL(38, 12)) - TRUNC(CAST(pn['tokens'] AS DECIMAL(38, 12)))) * CAST('1' AS DECIMAL(38, 0)))) + CAST(((CAST(pn['tokens'] AS DECIMAL(38, 12)) - TRUNC(CAST(pn['tokens'] AS DECIMAL(38, 12)))) * CAST('0.5' AS DECIMAL(38, 12))) AS DECIMAL(38, 12))) AS a0 FROM "events" WHERE (subject_id = $subject) AND (ts < $end) AND (ts >= $start) AND (event_name = $event_name) AND ((ps['region'] = 'eu') OR (ps['tier'] <> 'free')) AND (ps['model'] = 'gpt') GROUP BY ps['region'], CAST((ts - (((ts % 3600000) + 3600000) % 3600000)) AS DECIMAL(38, 12))

@@ -1,0 +1,6 @@
+-- case: summary_sum_recurring_day_region
+-- kind: plan (summary)
+-- dialect: duckdb
+-- input: {"dimensions": ["region"], "granularity": "day", "metric": {"aggregation": "sum", "code": "m_sum", "event_name": "llm_call", "filter": "region = 'eu' OR tier != 'free'", "recurring": true, "value": "tokens * 1.5"}, "path": "summary"}
+-- parameters: {"end": 1761955200000, "event_name": "llm_call", "start": 1759276800000, "subject": "subj_1"}
+SELECT CASE WHEN NOT (ts >= $start) THEN NULL ELSE ts - (((ts % 86400000) + 86400000) % 86400000) END AS bucket, ps['region'] AS dim0, COUNT(*) AS n, SUM(((TRUNC(CAST(pn['tokens'] AS DECIMAL(38, 12))) * CAST('1.5' AS DECIMAL(38, 12))) + ((CAST(pn['tokens'] AS DECIMAL(38, 12)) - TRUNC(CAST(pn['tokens'] AS DECIMAL(38, 12)))) * CAST('1' AS DECIMAL(38, 0)))) + CAST(((CAST(pn['tokens'] AS DECIMAL(38, 12)) - TRUNC(CAST(pn['tokens'] AS DECIMAL(38, 12)))) * CAST('0.5' AS DECIMAL(38, 12))) AS DECIMAL(38, 12))) AS a0 FROM "events" WHERE (subject_id = $subject) AND (ts < $end) AND (event_name = $event_name) AND ((ps['region'] = 'eu') OR (ps['tier'] <> 'free')) GROUP BY CASE WHEN NOT (ts >= $start) THEN NULL ELSE ts - (((ts % 86400000) + 86400000) % 86400000) END, ps['region']
