@@ -91,20 +91,6 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
 _TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false"}
 
 
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    return type(value).__name__
-
-
 def quote_property(key: str) -> str:
     """The expression text that reads property `key` exactly (grammar: `""` escapes `"`)."""
     return '"' + key.replace('"', '""') + '"'

@@ -22,26 +22,22 @@ def add_db_argument(parser: argparse.ArgumentParser | Any, default_help: str | N
     )
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer ≥ 1 (`--batch-size 0` would never make progress)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, not {value}")
-    return value
+def _int_at_least(least: int, wording: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text} is not an integer") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be {wording}, not {value}")
+        return value
+
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer ≥ 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be zero or more, not {value}")
-    return value
+# argparse types: `--batch-size 0` would never make progress; a lookback of 0 days is allowed.
+positive_int = _int_at_least(1, "a positive integer")
+non_negative_int = _int_at_least(0, "zero or more")
 
 
 # --- JSON files ---------------------------------------------------------------------------------
