@@ -32,6 +32,10 @@ cand ≥ s_i, else p_i (the bucket began before the transition). Since cand grow
 over `ts <` integer literals whose branches are either a floor formula or a constant. Offset
 transitions are found by sampling the offset every 3 hours and bisecting (two transitions within
 3 hours that cancel out would be missed; tzdata has none since 1900 in the zones tested).
+
+Measured (DuckDB, 1M rows over 2024, one thread, GROUP BY the key, best of 5): UTC hour/day/week
+27/21/16 ms (today's floor); Berlin day 27 ms, Lord Howe hour 34 ms (4 CASE branches); month
+48–78 ms; a 10-year Berlin day key (31 branches) 44 ms. Whole-hour zones keep the UTC hour key.
 """
 
 from __future__ import annotations
