@@ -371,7 +371,9 @@ def test_invalid_specs():
     with pytest.raises(InvalidSpec):
         reference_rows([], Spec("max", "v", recurring=True), "s1", T0, T0 + DAY)
     with pytest.raises(InvalidSpec):
-        reference_rows([], Spec("sum", "v"), "s1", T0, T0 + DAY, granularity="month")
+        reference_rows([], Spec("sum", "v"), "s1", T0, T0 + DAY, granularity="year")  # month is valid now
+    with pytest.raises(InvalidSpec):
+        reference_rows([], Spec("sum", "v"), "s1", T0, T0 + DAY, granularity="day", timezone="Mars/Olympus")
     with pytest.raises(InvalidSpec):
         reference_rows([], Spec("sum", None), "s1", T0, T0 + DAY)
 

@@ -18,8 +18,9 @@ The rules (README "Semantics"):
    query. The value and dimensions are evaluated only where the filters are TRUE.
 3. The period `[start, end]` with its inclusive flags is the half-open millisecond interval
    `[lo, hi)`: `lo = start + (0 if inclusive_start else 1)`, `hi = end + (1 if inclusive_end else 0)`.
-4. Buckets (`hour`/`day`/`week`, UTC, weeks from Monday): an event falls in the bucket of
-   `floor(ts)`; a bucket's interval is cut to `[lo, hi)`. The row's reported period is the cut
+4. Buckets (`hour`/`day`/`week`/`month`, local time in `timezone` — default UTC — weeks from
+   Monday; `meterql.buckets`): an event falls in the bucket of `floor(ts)`, which ends at the
+   next bucket start (a local day may last 23 or 25 hours); a bucket's interval is cut to `[lo, hi)`. The row's reported period is the cut
    bucket: interior bounds are inclusive start / exclusive end; a bound that is the period's own
    keeps the period's flag. (With an inclusive end on a bucket boundary, an event exactly at the
    end gets its own one-millisecond bucket `[end, end]`.)
@@ -70,9 +71,10 @@ from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
 
 from . import numbers
+from .buckets import GRANULARITIES as _BUCKET_UNITS, Buckets, zone
 from .ast import Expression, Kind, Node, Type
 from .errors import InvalidSpec
-from .evaluator import MS_DAY, MS_HOUR, MS_WEEK, as_string, evaluate_tree, floor_ms
+from .evaluator import MS_DAY, MS_HOUR, MS_WEEK, as_string, evaluate_tree
 from .values import InvalidEvent, StoredEvent, normalize_event
 
 AGGREGATIONS = ("count", "sum", "min", "max", "avg", "unique_count", "latest", "weighted_sum")
@@ -163,14 +165,18 @@ def reference_rows(
     granularity: str | None = None,
     dimensions: Sequence[str | Expression | Node] = (),
     extra_filter: str | Expression | Node | None = None,
+    *,
+    timezone: str = "UTC",
 ) -> list[RefRow]:
     """The rows a summary must return (rules in the module docstring)."""
     agg = _aggregation(metric)
     recurring = bool(getattr(metric, "recurring", False))
     if recurring and agg not in RECURRING:
         raise InvalidSpec(f"recurring is only allowed for sum, unique_count and weighted_sum, not {agg}")
-    if granularity is not None and granularity not in GRANULARITIES:
-        raise InvalidSpec(f"granularity must be hour, day or week, not {granularity!r}")
+    if granularity is not None and granularity not in _BUCKET_UNITS:
+        raise InvalidSpec(f"granularity must be hour, day, week or month, not {granularity!r}")
+    zone(timezone)  # validated even without granularity
+    buckets = Buckets(granularity, timezone) if granularity is not None else None
     filter_tree, value_tree = _metric_trees(metric, agg)
     extra_tree = _tree(extra_filter, Kind.FILTER)
     dim_trees = [_tree(d, Kind.GROUPING_KEY) for d in dimensions]
@@ -211,25 +217,25 @@ def reference_rows(
     keys: set[tuple[int, tuple[str | None, ...]]] = set()
     for it in items:
         if lo <= it.ts < hi:
-            keys.add((floor_ms(it.ts, granularity) if granularity else lo, it.coordinates))
+            keys.add((buckets.floor(it.ts) if buckets else lo, it.coordinates))
     if (recurring or agg == "weighted_sum") and lo < hi:
         # Carried state creates rows too (rule 5): every bucket of the period whose entering
         # total, level or distinct set (from events before the bucket) is not zero or empty.
-        floors = _bucket_floors(granularity, lo, hi)
+        floors = _bucket_floors(buckets, lo, hi)
         for coords, group in groups.items():
             for b in floors:
                 if (b, coords) not in keys and _carried(agg, group, max(b, lo), _EVER if recurring else lo):
                     keys.add((b, coords))
     rows: list[RefRow] = []
     for b, coords in keys:
-        if granularity is None:
+        if buckets is None:
             row_lo, row_hi = lo, hi
             bounds = (start_ms, end_ms, inclusive_start, inclusive_end)
         else:
-            width = GRANULARITIES[granularity]
-            row_lo, row_hi = max(b, lo), min(b + width, hi)
+            b_end = buckets.next(b)
+            row_lo, row_hi = max(b, lo), min(b_end, hi)
             s, s_inc = (start_ms, inclusive_start) if b <= start_ms else (b, True)
-            t, t_inc = (end_ms, inclusive_end) if b + width > end_ms else (b + width, False)
+            t, t_inc = (end_ms, inclusive_end) if b_end > end_ms else (b_end, False)
             bounds = (s, t, s_inc, t_inc)
         value = _row_value(agg, groups[coords], row_lo, row_hi, lo, recurring)
         rows.append(RefRow(*bounds, coords, _round(value, metric)))
@@ -237,12 +243,11 @@ def reference_rows(
     return rows
 
 
-def _bucket_floors(granularity: str | None, lo: int, hi: int) -> list[int]:
+def _bucket_floors(buckets: Buckets | None, lo: int, hi: int) -> list[int]:
     """The floors of the period's buckets, in order (the period itself without granularity)."""
-    if granularity is None:
+    if buckets is None:
         return [lo]
-    width = GRANULARITIES[granularity]
-    return list(range(floor_ms(lo, granularity), floor_ms(hi - 1, granularity) + 1, width))
+    return buckets.starts(lo, hi)
 
 
 def _carried(agg: str, group: _Group, row_lo: int, level_from: int) -> bool:

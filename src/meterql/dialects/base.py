@@ -477,3 +477,38 @@ class Dialect:
             return self.bind(z, with_z)
 
         return self.bind(self._floor_div(i, MS_DAY), with_days)
+
+    # --- local-time bucket keys (meterql.buckets: integer arithmetic, no engine time zone) -------
+    def epoch_int(self, n: int) -> exp.Expression:
+        """A trusted epoch-ms constant of the integer type of `ts` (a CASE branch of a key)."""
+        return integer(n)
+
+    def local_month_floor(self, i: exp.Expression) -> exp.Expression:
+        """The calendar-month start (UTC arithmetic) of `i`, an integer epoch-ms expression."""
+        return self._month_floor_int(i)
+
+    def shifted_floor(self, unit: str, ts: exp.Expression, shift: int) -> exp.Expression:
+        """The floor of `ts` (an integer epoch-ms expression) in a fixed UTC offset:
+        hour/day/week: ts − (((ts + shift) % u) + u) % u (shift = (offset [+ 3 days for weeks])
+        mod u, 0 → the plain `ts - (((ts % u) + u) % u)`); month: monthfloor(ts + o) − o with
+        o = shift, the offset itself."""
+        if unit == "month":
+            moved = binop(exp.Add, ts, integer(shift)) if shift else ts
+            out = self.local_month_floor(moved)
+            return binop(exp.Sub, out, integer(shift)) if shift else out
+        size = {"hour": MS_HOUR, "day": MS_DAY, "week": MS_WEEK}[unit]
+        moved = binop(exp.Add, ts, integer(shift)) if shift else ts
+        return binop(exp.Sub, ts.copy(), self._posmod(moved, size))
+
+    def bucket_key(self, unit: str, ts: exp.Expression, pieces: list[tuple[int, str, int]]) -> exp.Expression:
+        """`CASE WHEN ts < start_1 THEN piece_0 WHEN ts < start_2 THEN piece_1 … ELSE last END`
+        over `meterql.buckets.Buckets.pieces` (a single piece: no CASE). A piece is ("f", shift):
+        `shifted_floor`, or ("c", n): the constant bucket start n."""
+        def branch(kind: str, value: int) -> exp.Expression:
+            return self.shifted_floor(unit, ts.copy(), value) if kind == "f" else self.epoch_int(value)
+
+        if len(pieces) == 1:
+            return branch(*pieces[0][1:])
+        whens = [(binop(exp.LT, ts.copy(), integer(pieces[k + 1][0])), branch(*pieces[k][1:]))
+                 for k in range(len(pieces) - 1)]
+        return case(whens, branch(*pieces[-1][1:]))

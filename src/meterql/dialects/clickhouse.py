@@ -149,3 +149,8 @@ class ClickHouse(Dialect):
 
     def int_lit(self, n: int) -> exp.Expression:
         return integer(n)
+
+    def epoch_int(self, n: int) -> exp.Expression:
+        # A bare literal above 2^31 is UInt64 on ClickHouse, which has no common type with the
+        # Int64 of `ts` in a CASE (NO_COMMON_TYPE): type the constant.
+        return fn("toInt64", integer(n))
