@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 from .. import numbers
 from ..errors import EngineError, InvalidSpec, LimitExceeded, TooManyRows, describe_type
+from ..plan.build import with_row_limit
 from ..plan.window import Window, check_id
 from .models import Cell, MatrixModel, Price, finish
 
