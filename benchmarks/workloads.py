@@ -27,6 +27,7 @@ from typing import Any, Callable, Sequence
 
 
 from meterql import Metric, Period
+from meterql.plan import Window
 
 # The question every workload asks is about these windows of the generated data (generate.py
 # spreads events over 2025-09-01 .. 2025-12-01).
