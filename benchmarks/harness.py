@@ -25,6 +25,7 @@ import uuid
 from typing import Any, Callable, Sequence
 
 import meterql
+from meterql.plan import Window
 
 from .generate import generate
 from .workloads import Workload, all_workloads
@@ -177,12 +178,12 @@ def planning_overhead(engine: Any, runs: int = 300) -> dict[str, float]:
     parameters), render (the SQL text) and finish (rows → exact values)."""
     from .workloads import MONTH, TOKENS, BUSIEST
 
-    plan = engine.plan(TOKENS, BUSIEST, MONTH[0], MONTH[1])
+    plan = engine.plan(TOKENS, Window(BUSIEST, MONTH[0], MONTH[1]))
     rows = engine._query(plan.sql(), plan.params)
     samples: dict[str, list[float]] = {"plan_us": [], "render_us": [], "finish_us": []}
     for _ in range(runs):
         t0 = time.perf_counter()
-        p = engine.plan(TOKENS, BUSIEST, MONTH[0], MONTH[1])
+        p = engine.plan(TOKENS, Window(BUSIEST, MONTH[0], MONTH[1]))
         t1 = time.perf_counter()
         p.sql()
         t2 = time.perf_counter()

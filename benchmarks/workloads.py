@@ -27,6 +27,7 @@ from typing import Any, Callable, Sequence
 
 
 from meterql import Metric, Period
+from meterql.plan import Window
 
 # The question every workload asks is about these windows of the generated data (generate.py
 # spreads events over 2025-09-01 .. 2025-12-01).
@@ -113,13 +114,19 @@ def _prepared_plans(engine: Any, metrics: Sequence[Metric], subject: str, window
                     granularity: str | None = None, dims: Sequence[str] = (), extra_filter: str | None = None) -> list:
     out = []
     for m in metrics:
-        plan = engine.plan(m, subject, window[0], window[1], True, False, granularity, tuple(dims), extra_filter)
+        plan = engine.plan(m, Window(subject, window[0], window[1], True, False, granularity, tuple(dims), extra_filter))
         out.append((plan, plan.sql(), dict(plan.params)))
     return out
 
 
+def _finished(plan: Any, rows: Any) -> list:
+    """A one-subject plan's rows: one metric's list, or one list per metric (a shared scan)."""
+    per_metric = plan.finish(rows)[plan.window.subject_id]
+    return per_metric[0] if len(plan.metrics) == 1 else per_metric
+
+
 def _run_plans(engine: Any, prepared: list) -> list[list]:
-    return [plan.finish(engine._query(sql, params)) for plan, sql, params in prepared]
+    return [_finished(plan, engine._query(sql, params)) for plan, sql, params in prepared]
 
 
 def _in(ev: dict, subject: str, name: str | None, window: tuple[int, int]) -> bool:
@@ -348,7 +355,7 @@ def _five_metrics() -> Workload:
     return Workload(
         name="five_metrics",
         question="count, sum tokens, sum cost_usd, max tokens, distinct models: busiest subject, one month",
-        meterql=lambda e: flat(e.aggregate_many(FIVE, BUSIEST, MONTH[0], MONTH[1])),
+        meterql=lambda e: flat(e.aggregate_many(FIVE, Window(BUSIEST, MONTH[0], MONTH[1]))),
         prepare=_prepare_shared_scan,
         generated=lambda e, p: flat(_run_plans(e, p)[0] if len(p) == 1 else _run_plans(e, p)),
         hand=lambda e: hand_rows(e._query(sql(e), {"subject": BUSIEST, "event_name": "llm_call"})),
@@ -357,14 +364,10 @@ def _five_metrics() -> Workload:
 
 
 def _prepare_shared_scan(e: Any) -> list:
-    """What `engine.aggregate_many` runs: one shared scan (`query.build_many_plan`) when the
-    library has it, else one plan per metric."""
-    try:
-        from meterql.query import Window
-        from meterql.query_many import build_many_plan
-    except ImportError:
-        return _prepared_plans(e, FIVE, BUSIEST, MONTH)
-    plan = build_many_plan(FIVE, Window(BUSIEST, MONTH[0], MONTH[1]), e.dialect, e._table())
+    """What `engine.aggregate_many` runs: one shared scan (`meterql.plan.build` of n metrics)."""
+    from meterql.plan import build
+
+    plan = build(FIVE, Window(BUSIEST, MONTH[0], MONTH[1]), e.dialect, e._table())
     return [(plan, plan.sql(), dict(plan.params))]
 
 
@@ -462,12 +465,12 @@ def _invoice_run() -> Workload:
         return out
 
     def prepare(e: Any) -> Any:
-        plan = e.plan_subjects(TOKENS, MONTH[0], MONTH[1])
+        plan = e.plan_subjects(TOKENS, Window(None, MONTH[0], MONTH[1]))
         return plan, plan.sql(), dict(plan.params)
 
     def generated(e: Any, prepared: Any) -> Result:
         plan, sql, params = prepared
-        return invoice(plan.finish(e._query(sql, params)), lambda r: r.value)
+        return invoice({s: r[0] for s, r in plan.finish(e._query(sql, params)).items()}, lambda r: r.value)
 
     def sql(e: Any) -> str:
         return (f"SELECT subject_id, SUM({pn(e, 'tokens')}) FROM {table(e)} WHERE event_name = {param(e, 'event_name')} "

@@ -5,6 +5,7 @@ TypeError, AttributeError, decimal signal or engine error. Both engines."""
 
 from __future__ import annotations
 
+from meterql.plan import Window
 import copy
 import subprocess
 import sys
@@ -191,23 +192,25 @@ def _calls(engine):
     period = PERIOD
     return [
         ("summary", engine.summary,
-         dict(metric=METRIC, subject_id="s", period=period, granularity="day", dimensions=["g"])),
+         dict(metric=METRIC, subject_id="s", period=period, granularity="day", dimensions=["g"], timezone="UTC")),
         ("summaries", engine.summaries,
-         dict(metric=METRIC, period=period, subject_ids=["s"], granularity="day", dimensions=["g"])),
+         dict(metric=METRIC, period=period, subject_ids=["s"], granularity="day", dimensions=["g"],
+              timezone="Europe/Berlin")),
+        ("aggregate(window)", engine.aggregate, dict(metric=METRIC, window=Window("s", T0, T0 + DAY))),
         ("explain", engine.explain,
          dict(metric=METRIC, subject_id="s", period=period, granularity="day", dimensions=["g"])),
-        ("aggregate", engine.aggregate,
+        ("aggregate", lambda metric, **w: engine.aggregate(metric, Window(**w)),
          dict(metric=METRIC, subject_id="s", start_ms=T0, end_ms=T0 + DAY, inclusive_start=True, inclusive_end=False,
               granularity="day", dimensions=["g"], extra_filter="v > 0")),
-        ("aggregate_many", engine.aggregate_many,
+        ("aggregate_many", lambda metrics, **w: engine.aggregate_many(metrics, Window(**w)),
          dict(metrics=[METRIC, {"code": "n", "aggregation": "count"}], subject_id="s", start_ms=T0, end_ms=T0 + DAY,
               inclusive_start=True, inclusive_end=False, granularity="day", dimensions=["g"], extra_filter="v > 0")),
-        ("aggregate_subjects", engine.aggregate_subjects,
+        ("aggregate_subjects", lambda metric, **w: engine.aggregate_subjects(metric, Window(None, **w)),
          dict(metric=METRIC, start_ms=T0, end_ms=T0 + DAY, inclusive_start=True, inclusive_end=False,
               granularity="day", dimensions=["g"], extra_filter="v > 0", subject_ids=["s"])),
         ("evaluate_price", engine.evaluate_price,
          dict(price=PRICE, subject_id="s", timeframe_start=PERIOD["start"], timeframe_end=PERIOD["end"],
-              filter="v > 0", grouping_keys=["g"], now=NOW)),
+              filter="v > 0", grouping_keys=["g"], now=NOW, timezone="UTC")),
         ("evaluate_prices", engine.evaluate_prices,
          dict(prices=[PRICE], subject_id="s", timeframe_start=PERIOD["start"], timeframe_end=PERIOD["end"],
               filter="v > 0", grouping_keys=["g"], now=NOW)),
@@ -268,7 +271,7 @@ def test_the_issue_examples_are_invalid_spec(both, kind):  # noqa: F811
     with pytest.raises(InvalidSpec, match="not one string"):
         e.evaluate_price(PRICE, "s", PERIOD["start"], PERIOD["end"], grouping_keys="g", now=NOW)
     with pytest.raises(InvalidSpec, match="inclusive_start must be True or False"):
-        e.aggregate(METRIC, "s", T0, T0 + DAY, 1)
+        e.aggregate(METRIC, Window("s", T0, T0 + DAY, 1))
     with pytest.raises(InvalidSpec, match="limits must be a PriceLimits"):
         e.evaluate_price(PRICE, "s", PERIOD["start"], PERIOD["end"], limits={"max_rows": 5}, now=NOW)
     # None for a list means an empty list
@@ -284,10 +287,10 @@ def test_query_time_subject_ids_obey_the_ingest_rule(both, kind, bad):  # noqa: 
     assert e.ingest([{"event_id": "x", "subject_id": bad, "event_name": "n", "timestamp": T0}]).rejected
     for call in (
         lambda: e.summary(METRIC, bad, PERIOD),
-        lambda: e.aggregate(METRIC, bad, T0, T0 + DAY),
+        lambda: e.aggregate(METRIC, Window(bad, T0, T0 + DAY)),
         lambda: e.explain(METRIC, bad, PERIOD),
         lambda: e.summaries(METRIC, PERIOD, subject_ids=["ok", bad]),
-        lambda: e.aggregate_subjects(METRIC, T0, T0 + DAY, subject_ids=[bad]),
+        lambda: e.aggregate_subjects(METRIC, Window(None, T0, T0 + DAY, subject_ids=[bad])),
         lambda: e.evaluate_price(PRICE, bad, PERIOD["start"], PERIOD["end"], now=NOW),
         lambda: e.summary({**METRIC, "event_name": bad}, "s", PERIOD),
     ):

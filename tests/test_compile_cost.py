@@ -8,6 +8,7 @@ it is what makes the guarantee hold without compiling during the check."""
 
 from __future__ import annotations
 
+from meterql.plan import Window
 import itertools
 import random
 import time
@@ -143,7 +144,7 @@ def _expected(events, metric: Metric):
 
     p = Period.from_dict(PERIOD)
     try:
-        rows = reference_rows(events, metric, "cost_subject", p.start, p.end)
+        rows = reference_rows(events, metric, Window("cost_subject", p.start, p.end))
     except Exception as exc:  # an overflow in the oracle is an overflow on every engine
         return type(exc).__name__
     return [None if r.value is None else canonical(r.value) for r in rows]

@@ -12,6 +12,7 @@ out in the comments.
 
 from __future__ import annotations
 
+from meterql.plan import Window
 from decimal import Decimal
 
 import pytest
@@ -53,15 +54,13 @@ def answers(engine, events, metric, start, end, granularity=None, dims=(), subje
             return OVERFLOW
 
     got = run(lambda: [(r.bucket_start_ms, r.coordinates, r.value)
-                       for r in engine.aggregate(metric, "s1", start, end, True, False, granularity, dims)])
+                       for r in engine.aggregate(metric, Window("s1", start, end, True, False, granularity, dims))])
     want = run(lambda: [(r.bucket_start_ms, r.coordinates, r.value)
-                        for r in reference_rows(events, metric, "s1", start, end, granularity=granularity,
-                                                dimensions=dims)])
+                        for r in reference_rows(events, metric, Window("s1", start, end, granularity=granularity, dimensions=dims))])
     assert got == want
     if subjects:  # the many-subject plan (invoice run) agrees too
         many = run(lambda: [(r.bucket_start_ms, r.coordinates, r.value)
-                            for r in engine.aggregate_subjects(metric, start, end, True, False, granularity,
-                                                               dims).get("s1", [])])
+                            for r in engine.aggregate_subjects(metric, Window(None, start, end, True, False, granularity, dims)).get("s1", [])])
         assert many == want
     return got
 
@@ -75,15 +74,14 @@ def test_sum_is_checked_once_complete(engine):  # noqa: F811
     assert answers(engine, evs, Metric(code="s", aggregation="sum", value="v"), T0, T0 + DAY,
                    subjects=True) == [(T0, (), D(B))]
     # the same in the shared scan of several metrics
-    rows = engine.aggregate_many([Metric(code="s", aggregation="sum", value="v"), Metric(code="c", aggregation="count")],
-                                 "s1", T0, T0 + DAY)
+    rows = engine.aggregate_many([Metric(code="s", aggregation="sum", value="v"), Metric(code="c", aggregation="count")], Window("s1", T0, T0 + DAY))
     assert [r.value for rs in rows for r in rs] == [D(B), D(3)]
     # …and recurring, with the partial sum 2B before the period: total B in the period
     evs2 = [ev(T0 - 2, subject="s2", v=B), ev(T0 - 1, subject="s2", v=B), ev(T0 + 5, subject="s2", v="-" + B)]
     engine.ingest(evs2)
     rec = Metric(code="r", aggregation="sum", value="v", recurring=True)
-    assert [r.value for r in engine.aggregate(rec, "s2", T0, T0 + DAY)] == [D(B)]
-    assert [r.value for r in reference_rows(evs2, rec, "s2", T0, T0 + DAY)] == [D(B)]
+    assert [r.value for r in engine.aggregate(rec, Window("s2", T0, T0 + DAY))] == [D(B)]
+    assert [r.value for r in reference_rows(evs2, rec, Window("s2", T0, T0 + DAY))] == [D(B)]
 
 
 def test_a_sum_past_the_range_overflows(engine):  # noqa: F811
@@ -98,10 +96,10 @@ def test_avg_overflows_when_its_sum_does(engine):  # noqa: F811
     avg = Metric(code="a", aggregation="avg", value="v")
     assert answers(engine, evs, avg, T0, T0 + DAY, subjects=True) == OVERFLOW
     with pytest.raises(NumericOverflow):
-        engine.aggregate_many([avg, Metric(code="c", aggregation="count")], "s1", T0, T0 + DAY)
+        engine.aggregate_many([avg, Metric(code="c", aggregation="count")], Window("s1", T0, T0 + DAY))
     # [B, B, −B]: the sum B / 3 = 3e25 — a partial sum past 10^26 is fine
     engine.ingest([ev(T0 + 3, subject="s3", v=B), ev(T0 + 4, subject="s3", v=B), ev(T0 + 5, subject="s3", v="-" + B)])
-    assert [r.value for r in engine.aggregate(avg, "s3", T0, T0 + DAY)] == [D(3 * 10**25)]
+    assert [r.value for r in engine.aggregate(avg, Window("s3", T0, T0 + DAY))] == [D(3 * 10**25)]
 
 
 def test_weighted_sum_level_is_checked_at_every_step(engine):  # noqa: F811
@@ -113,7 +111,7 @@ def test_weighted_sum_level_is_checked_at_every_step(engine):  # noqa: F811
     assert answers(engine, evs, ws, 0, 10, subjects=True) == OVERFLOW
     with pytest.raises(NumericOverflow):  # shared scan (not recurring: same levels from 0)
         engine.aggregate_many([Metric(code="w", aggregation="weighted_sum", value="v"),
-                               Metric(code="c", aggregation="count")], "s1", 0, 10)
+                               Metric(code="c", aggregation="count")], Window("s1", 0, 10))
 
 
 def test_weighted_sum_not_recurring_step_overflow(engine):  # noqa: F811
@@ -131,7 +129,7 @@ def test_weighted_sum_near_the_edge_in_range(engine):  # noqa: F811
     ws = Metric(code="w", aggregation="weighted_sum", value="v")
     assert answers(engine, evs, ws, 0, 10, subjects=True) == [(0, (), D(18 * 10**24))]
     # shared with another metric: the weighted_sum falls back to its own exact query
-    rows = engine.aggregate_many([ws, Metric(code="c", aggregation="count")], "s1", 0, 10)
+    rows = engine.aggregate_many([ws, Metric(code="c", aggregation="count")], Window("s1", 0, 10))
     assert [r.value for rs in rows for r in rs] == [D(18 * 10**24), D(4)]
     # hour buckets and a dimension (one group per seat) over the same values, in ms 2…6 of hour 0
     evs2 = [ev(T0 + 2, subject="s1", v=B, seat="a"), ev(T0 + 4, subject="s1", v="-" + B, seat="a"),
@@ -152,10 +150,10 @@ def test_latest_skips_null_values(engine):  # noqa: F811
     assert answers(engine, evs, lat, T0, T0 + DAY, subjects=True) == [(T0, (), D(1))]
     # ties among values: greatest event_id ('y' > 'x') wins
     engine.ingest([ev(T0 + H, subject="s2", event_id="y", v=5), ev(T0 + H, subject="s2", event_id="x", v=6)])
-    assert [r.value for r in engine.aggregate(lat, "s2", T0, T0 + DAY)] == [D(5)]
+    assert [r.value for r in engine.aggregate(lat, Window("s2", T0, T0 + DAY))] == [D(5)]
     # no event with a value: NULL
     engine.ingest([ev(T0 + H, subject="s4", v=None)])
-    assert [r.value for r in engine.aggregate(lat, "s4", T0, T0 + DAY)] == [None]
+    assert [r.value for r in engine.aggregate(lat, Window("s4", T0, T0 + DAY))] == [None]
 
 
 def test_latest_in_a_shared_scan_skips_null_and_other_metrics_events(engine):  # noqa: F811
@@ -167,7 +165,7 @@ def test_latest_in_a_shared_scan_skips_null_and_other_metrics_events(engine):  #
         ev(T0 + 3 * H, name="a", v=9, kind="y"),  # filtered out
         ev(T0 + 4 * H, name="b", v=7),  # another metric's event
     ])
-    lat_rows, cnt_rows = engine.aggregate_many([lat, cnt], "s1", T0, T0 + DAY)
+    lat_rows, cnt_rows = engine.aggregate_many([lat, cnt], Window("s1", T0, T0 + DAY))
     assert [r.value for r in lat_rows] == [D(1)] and [r.value for r in cnt_rows] == [D(1)]
 
 
@@ -211,11 +209,11 @@ def test_weighted_sum_carried_level_rows(engine):  # noqa: F811
     evs2 = [ev(T0 - H, subject="s1", v=5), ev(T0 + H + 30 * 60_000, subject="s1", v=-5)]
     rec = Metric(code="wr", aggregation="weighted_sum", value="v", recurring=True)
     engine.ingest(evs2)
-    got = [(r.bucket_start_ms, r.value) for r in engine.aggregate(rec, "s1", T0 + 12 * H, T0 + 14 * H, granularity="hour")]
+    got = [(r.bucket_start_ms, r.value) for r in engine.aggregate(rec, Window("s1", T0 + 12 * H, T0 + 14 * H, granularity="hour"))]
     # s1's events over all time: +5 (−1 h), −5 (1.5 h), +10 (2 h), −4 (6 h) → level 6 from 6 h on
     assert got == [(T0 + 12 * H, D(6)), (T0 + 13 * H, D(6))]
     # hour 0: 5 all hour; hour 1: 5 for 30 min then 0 → 2.5; hour 2: +10 → 10
-    got = [(r.bucket_start_ms, r.value) for r in engine.aggregate(rec, "s1", T0, T0 + 3 * H, granularity="hour")]
+    got = [(r.bucket_start_ms, r.value) for r in engine.aggregate(rec, Window("s1", T0, T0 + 3 * H, granularity="hour"))]
     assert got == [(T0, D(5)), (T0 + H, D("2.5")), (T0 + 2 * H, D(10))]
 
 
@@ -233,12 +231,12 @@ def test_summaries_include_subjects_with_only_carried_state(engine):  # noqa: F8
 
 
 def test_carried_rows_have_a_limit(engine, monkeypatch):  # noqa: F811
-    from meterql import query
+    from meterql.plan import finish as query
 
     monkeypatch.setattr(query, "MAX_CARRIED_ROWS", 48)
     engine.ingest([ev(T0 - H, v=1)])
     rec = Metric(code="r", aggregation="sum", value="v", recurring=True)
     # a total carried through 48 hour buckets without events: 48 rows, the limit
-    assert len(engine.aggregate(rec, "s1", T0, T0 + 2 * DAY, granularity="hour")) == 48
+    assert len(engine.aggregate(rec, Window("s1", T0, T0 + 2 * DAY, granularity="hour"))) == 48
     with pytest.raises(LimitExceeded):  # 49 would pass it
-        engine.aggregate(rec, "s1", T0, T0 + 2 * DAY + H, granularity="hour")
+        engine.aggregate(rec, Window("s1", T0, T0 + 2 * DAY + H, granularity="hour"))

@@ -3,6 +3,7 @@ and parameters that are bound, never formatted into SQL."""
 
 from __future__ import annotations
 
+from meterql.plan import Window
 import os
 import subprocess
 import sys
@@ -101,7 +102,7 @@ HOSTILE = ["100%", "100%'; DROP TABLE events; --", "{subject:String}", "\\'", "a
 def test_subject_and_event_name_are_bound_parameters(engine, text):  # noqa: F811
     engine.ingest([ev(1, subject=text, name=text, v=5), ev(2, subject="other", name=text, v=7)])
     m = Metric(code="m", aggregation="sum", value="v", event_name=text, filter=f"event_name = '{text.replace(chr(39), chr(39) * 2)}'")
-    assert engine.aggregate(m, text, T0, T0 + H)[0].value == Decimal(5)
+    assert engine.aggregate(m, Window(text, T0, T0 + H))[0].value == Decimal(5)
     assert engine.count_events() == 2
 
 

@@ -10,6 +10,7 @@ subject prefix in two shared engines (no table churn), so other examples' events
 
 from __future__ import annotations
 
+from meterql.plan import Window
 import itertools
 import os
 from decimal import Decimal
@@ -121,13 +122,13 @@ def test_reference_equals_duckdb_equals_clickhouse(both, data):  # noqa: F811
         {**e, "event_id": f"x{k}_{e['event_id']}", "subject_id": f"x{k}_{e['subject_id']}"} for e in evs
     ]
     try:
-        expected = [_key(r) for r in reference_rows(evs, metric, "s1", start, end, inc_s, inc_e, granularity, dims, extra)]
+        expected = [_key(r) for r in reference_rows(evs, metric, Window("s1", start, end, inc_s, inc_e, granularity, dims, extra))]
     except Exception as exc:  # an overflow in the oracle must be an overflow on every engine
         expected = type(exc).__name__
     for name, engine in both.items():
         engine.ingest(stored)
         try:
-            got = [_key(r) for r in engine.aggregate(metric, f"x{k}_s1", start, end, inc_s, inc_e, granularity, dims, extra)]
+            got = [_key(r) for r in engine.aggregate(metric, Window(f"x{k}_s1", start, end, inc_s, inc_e, granularity, dims, extra))]
         except Exception as exc:
             got = type(exc).__name__
         STATS.append((name, expected))
@@ -166,13 +167,11 @@ def test_aggregate_many_equals_the_reference_per_metric(both, data):  # noqa: F8
         except Exception as exc:
             return type(exc).__name__
 
-    expected = [outcome(lambda m=m: [_key(r) for r in reference_rows(evs, m, "s1", start, end, inc_s, inc_e,
-                                                                       granularity, dims, extra)]) for m in ms]
+    expected = [outcome(lambda m=m: [_key(r) for r in reference_rows(evs, m, Window("s1", start, end, inc_s, inc_e, granularity, dims, extra))]) for m in ms]
     errors = [e for e in expected if isinstance(e, str)]
     for name, engine in both.items():
         engine.ingest(stored)
-        got = outcome(lambda: [[_key(r) for r in rows] for rows in engine.aggregate_many(
-            ms, f"x{k}_s1", start, end, inc_s, inc_e, granularity, dims, extra)])
+        got = outcome(lambda: [[_key(r) for r in rows] for rows in engine.aggregate_many(ms, Window(f"x{k}_s1", start, end, inc_s, inc_e, granularity, dims, extra))])
         if errors:  # one failing metric fails the shared call, with the same error
             assert got in errors, f"{name}: {got} vs {expected}"
         else:

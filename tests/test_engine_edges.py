@@ -3,6 +3,7 @@ comment next to it, not taken from the code."""
 
 from __future__ import annotations
 
+from meterql.plan import Window
 import json
 from decimal import Decimal
 
@@ -31,7 +32,7 @@ def ev(ts, subject="s1", name="call", event_id=None, **props):
 def values(engine, metric, start, end, inc_s=True, inc_e=False, granularity=None, dims=()):
     return [
         (r.bucket_start_ms, r.bucket_end_ms, r.coordinates, r.value)
-        for r in engine.aggregate(metric, "s1", start, end, inc_s, inc_e, granularity, dims)
+        for r in engine.aggregate(metric, Window("s1", start, end, inc_s, inc_e, granularity, dims))
     ]
 
 
@@ -176,7 +177,7 @@ def test_sum_overflow_at_10_pow_26(engine):  # noqa: F811
     big = "60000000000000000000000000"
     engine.ingest([ev(T0, v=big), ev(T0 + 1, v=big)])
     with pytest.raises(NumericOverflow):
-        engine.aggregate(Metric(code="s", aggregation="sum", value="v"), "s1", T0, T0 + H)
+        engine.aggregate(Metric(code="s", aggregation="sum", value="v"), Window("s1", T0, T0 + H))
     # one of them alone is fine, exactly
     assert values(engine, Metric(code="s", aggregation="sum", value="v"), T0, T0 + 1) == [(T0, T0 + 1, (), D(big))]
 
@@ -191,7 +192,7 @@ def test_largest_exact_sum_below_the_limit(engine):  # noqa: F811
 def test_a_property_at_10_pow_26_fails_the_query(engine):  # noqa: F811
     engine.ingest([ev(T0, v="100000000000000000000000000")])
     with pytest.raises(NumericOverflow):
-        engine.aggregate(Metric(code="s", aggregation="max", value="v"), "s1", T0, T0 + H)
+        engine.aggregate(Metric(code="s", aggregation="max", value="v"), Window("s1", T0, T0 + H))
 
 
 def test_no_expression_can_widen_the_subject(engine):  # noqa: F811
@@ -321,7 +322,7 @@ def test_the_subject_predicate_heads_the_where_clause_structurally(engine, recur
     from sqlglot import exp
 
     m = Metric(code="s", aggregation="sum", value="v", filter="region = 'eu' OR true", recurring=recurring)
-    plan = engine.plan(m, "s1", T0, T0 + DAY, granularity="hour", dimensions=("region",), extra_filter="v > 1 OR v < 0")
+    plan = engine.plan(m, Window("s1", T0, T0 + DAY, granularity="hour", dimensions=("region",), extra_filter="v > 1 OR v < 0"))
     select = plan.select
     where = select.args["where"].this if select.args.get("where") else select.find(exp.Subquery).this.args["where"].this
     conjuncts = []
@@ -345,10 +346,10 @@ def test_latest_in_a_shared_scan_sees_only_its_own_events(engine):  # noqa: F811
     tot = Metric(code="tot", aggregation="sum", event_name="b", value="v")
     engine.ingest([ev(T0 + 1, name="a", v="2.62", kind="x"), ev(T0 + 2, name="a", v=9, kind="y"),
                    ev(T0 + 3, name="b", v=5)])
-    many = engine.aggregate_many([lat, tot], "s1", T0, T0 + H)
+    many = engine.aggregate_many([lat, tot], Window("s1", T0, T0 + H))
     assert [[r.value for r in rows] for rows in many] == [[D("2.62")], [D(5)]]
     assert values(engine, lat, T0, T0 + H) == [(T0, T0 + H, (), D("2.62"))]
     # …and a NULL value on the metric's own latest event is skipped (SPEC §4)
     engine.ingest([ev(T0 + 4, name="a", kind="x")])
-    many = engine.aggregate_many([lat, tot], "s1", T0, T0 + H)
+    many = engine.aggregate_many([lat, tot], Window("s1", T0, T0 + H))
     assert [[r.value for r in rows] for rows in many] == [[D("2.62")], [D(5)]]

@@ -3,6 +3,7 @@ counts, first write wins, naive timestamps, sub-millisecond input, batching."""
 
 from __future__ import annotations
 
+from meterql.plan import Window
 from decimal import Decimal
 
 from meterql import Metric
@@ -20,7 +21,7 @@ def ev(event_id, ts=T0, subject="s1", **props):
 
 
 def value(engine, metric, start=T0, end=T0 + H, subject="s1"):
-    return engine.aggregate(metric, subject, start, end)[0].value
+    return engine.aggregate(metric, Window(subject, start, end))[0].value
 
 
 def test_rejected_events_have_index_and_reason_and_the_rest_lands(engine):  # noqa: F811

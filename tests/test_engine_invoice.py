@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from meterql.plan import Window
 import os
 import random
 from decimal import Decimal
@@ -108,12 +109,11 @@ def test_every_subject_in_one_query_equals_the_reference_and_the_per_subject_ans
     dims = rng.choice(DIMENSIONS)
     stored = [{**e, "event_id": f"i{k}_{e['event_id']}", "subject_id": f"i{k}_{e['subject_id']}"} for e in evs]
     ghost = f"i{k}_nobody"
-    expected = {f"i{k}_{s}": [_key(r) for r in reference_rows(evs, metric, s, start, end, inc_s, inc_e, granularity,
-                                                                dims)] for s in SUBJECTS}
-    expected[ghost] = [_key(r) for r in reference_rows([], metric, "nobody", start, end, inc_s, inc_e, granularity, dims)]
+    expected = {f"i{k}_{s}": [_key(r) for r in reference_rows(evs, metric, Window(s, start, end, inc_s, inc_e, granularity, dims))] for s in SUBJECTS}
+    expected[ghost] = [_key(r) for r in reference_rows([], metric, Window("nobody", start, end, inc_s, inc_e, granularity, dims))]
     for name_, engine_ in both.items():
         engine_.ingest(stored)
-        every = engine_.aggregate_subjects(metric, start, end, inc_s, inc_e, granularity, dims)
+        every = engine_.aggregate_subjects(metric, Window(None, start, end, inc_s, inc_e, granularity, dims))
         every = {s: [_key(r) for r in rows] for s, rows in every.items()}
         # every subject that appears is answered exactly; one that does not has no usage to report
         for s, rows in expected.items():
@@ -123,12 +123,12 @@ def test_every_subject_in_one_query_equals_the_reference_and_the_per_subject_ans
                 assert rows == [] or (len(rows) == 1 and rows[0][-1] is None), f"{name_}: {s} missing"
         assert set(every) <= set(expected) and list(every) == sorted(every)
         listed = [f"i{k}_b", ghost, f"i{k}_a", f"i{k}_b"]
-        some = engine_.aggregate_subjects(metric, start, end, inc_s, inc_e, granularity, dims, subject_ids=listed)
+        some = engine_.aggregate_subjects(metric, Window(None, start, end, inc_s, inc_e, granularity, dims, subject_ids=listed))
         assert list(some) == [f"i{k}_b", ghost, f"i{k}_a"]
         for s, rows in some.items():
             assert [_key(r) for r in rows] == expected[s], f"{name_} listed {s}: {metric} {granularity} {dims}"
             # metamorphic: the same as asking for that subject alone
-            assert rows == engine_.aggregate(metric, s, start, end, inc_s, inc_e, granularity, dims)
+            assert rows == engine_.aggregate(metric, Window(s, start, end, inc_s, inc_e, granularity, dims))
     STATS.append(sum(1 for rows in expected.values() for r in rows if r[-1] is not None))
 
 
@@ -223,7 +223,7 @@ def test_subject_id_arguments(engine):  # noqa: F811
     with pytest.raises(InvalidSpec):
         engine.summaries(TOKENS, PERIOD, subject_ids=["b", ""])
     with pytest.raises(InvalidSpec):
-        engine.plan(TOKENS, None, T0, T0 + H)  # a one-subject plan needs its subject
+        engine.plan(TOKENS, Window(None, T0, T0 + H))  # a one-subject plan needs its subject
 
 
 HOSTILE = ["o'brien", "x') OR (1=1", "back\\slash", "%", "'; DROP TABLE events; --", "ünï €", "a\"b"]
@@ -266,7 +266,7 @@ def test_an_overflow_in_any_subject_fails_the_whole_run(engine):  # noqa: F811
 
 
 def test_an_ungrouped_plan_needs_exactly_one_row(engine):  # noqa: F811
-    plan = engine.plan(TOKENS, "a", T0, T0 + H)
+    plan = engine.plan(TOKENS, Window("a", T0, T0 + H))
     assert " OVER " not in plan.sql().upper()  # the row-count window is gone from plain plans
     engine.ingest(HAND)
     rows = engine._query(plan.sql(), plan.params)
@@ -274,7 +274,7 @@ def test_an_ungrouped_plan_needs_exactly_one_row(engine):  # noqa: F811
     for cut in ([], rows * 2):
         with pytest.raises(TransportError):
             plan.finish(cut)
-    many = engine.plan_subjects(TOKENS, T0, T0 + H)
+    many = engine.plan_subjects(TOKENS, Window(None, T0, T0 + H))
     assert " OVER " not in many.sql().upper() and "GROUP BY subject_id" in many.sql()
 
 
@@ -293,22 +293,20 @@ def test_weighted_sum_beyond_the_narrow_range_is_still_exact(engine):  # noqa: F
     got = engine.summaries(WEIGHTED, PERIOD)
     assert {s: [r.value for r in rows] for s, rows in got.items()} == expected
     assert [r.value for r in engine.summary(WEIGHTED, "w", PERIOD)] == expected["w"]
-    many = engine.aggregate_many([WEIGHTED, Metric(code="n", aggregation="count", event_name="storage")], "w",
-                                 PERIOD.start, PERIOD.end)
+    many = engine.aggregate_many([WEIGHTED, Metric(code="n", aggregation="count", event_name="storage")], Window("w", PERIOD.start, PERIOD.end))
     assert [r.value for r in many[0]] == [Decimal(expected["w"][0])] and [r.value for r in many[1]] == [2]
-    ref = reference_rows(evs, WEIGHTED, "w", PERIOD.start, PERIOD.end, granularity="hour")
-    assert [(r.bucket_start_ms, r.value) for r in engine.aggregate(WEIGHTED, "w", PERIOD.start, PERIOD.end,
-                                                                     granularity="hour")] == \
+    ref = reference_rows(evs, WEIGHTED, Window("w", PERIOD.start, PERIOD.end, granularity="hour"))
+    assert [(r.bucket_start_ms, r.value) for r in engine.aggregate(WEIGHTED, Window("w", PERIOD.start, PERIOD.end, granularity="hour"))] == \
         [(r.bucket_start_ms, r.value) for r in ref]
     if engine.dialect == "duckdb":  # the narrow form is what runs first, and it has no INT128 split
-        narrow, wide = engine.plan(WEIGHTED, "w", T0, T0 + H), engine.plan(WEIGHTED, "w", T0, T0 + H, wide=True)
+        narrow, wide = engine.plan(WEIGHTED, Window("w", T0, T0 + H)), engine.plan(WEIGHTED, Window("w", T0, T0 + H), wide=True)
         # narrow: Σv, Σ v·Δt, Σ|v| (the level bound); wide: the three sums split in two (still
         # bound-checked); levels: Σv and Σ v·Δt split, and the greatest and least level (a window)
-        levels = engine.plan(WEIGHTED, "w", T0, T0 + H, wide=2)
-        assert "INT128" not in narrow.sql().upper() and narrow.template.narrow and narrow.n_agg == 3
-        assert "INT128" in wide.sql().upper() and wide.template.narrow and wide.n_agg == 6
+        levels = engine.plan(WEIGHTED, Window("w", T0, T0 + H), wide=2)
+        assert "INT128" not in narrow.sql().upper() and narrow.template.narrow and narrow.template.n_aggs == (3,)
+        assert "INT128" in wide.sql().upper() and wide.template.narrow and wide.template.n_aggs == (6,)
         assert " OVER " in levels.sql().upper() and " OVER " not in wide.sql().upper()
-        assert not levels.template.narrow and levels.n_agg == 6
+        assert not levels.template.narrow and levels.template.n_aggs == (6,)
 
 
 def test_a_weighted_sum_level_out_of_range_still_fails(engine):  # noqa: F811
@@ -323,7 +321,7 @@ def test_the_fast_row_ids_are_summary_ids_byte_for_byte():
     """`summaries` builds ids without re-encoding the metric per row; they must equal
     `summary_id` for any subject, bounds, flags, dimensions and coordinates (escapes included)."""
     from meterql.engines.base import _RowMaker, summary_id
-    from meterql.query import AggRow
+    from meterql.plan import Row as AggRow
 
     rng = random.Random(5)
     metric = Metric(code="c\"ü", aggregation="sum", event_name="llm", value="tokens", filter="region = 'eu'")

@@ -12,6 +12,7 @@ hold whatever the numbers are.
 
 from __future__ import annotations
 
+from meterql.plan import Window
 import random
 from decimal import Decimal
 
@@ -72,7 +73,7 @@ def results(engine, subject="s1"):
     out = []
     for m in METRICS:
         for start, end, inc_s, inc_e, gran, dims in WINDOWS:
-            rows = engine.aggregate(m, subject, start, end, inc_s, inc_e, gran, dims)
+            rows = engine.aggregate(m, Window(subject, start, end, inc_s, inc_e, gran, dims))
             out.append([(r.bucket_start_ms, r.bucket_end_ms, r.inclusive_start, r.inclusive_end, r.coordinates, r.value)
                         for r in rows])
     return out
@@ -186,8 +187,8 @@ def test_hour_buckets_add_up_to_the_day(kind, metric):
         for day in range(3):
             start, end = T0 + day * DAY, T0 + (day + 1) * DAY
             for dims in ((), ("g",)):
-                hours = e.aggregate(metric, "s1", start, end, granularity="hour", dimensions=dims)
-                days = e.aggregate(metric, "s1", start, end, granularity="day", dimensions=dims)
+                hours = e.aggregate(metric, Window("s1", start, end, granularity="hour", dimensions=dims))
+                days = e.aggregate(metric, Window("s1", start, end, granularity="day", dimensions=dims))
                 per_coords: dict = {}
                 for r in hours:
                     per_coords[r.coordinates] = per_coords.get(r.coordinates, Decimal(0)) + r.value

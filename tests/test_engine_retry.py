@@ -11,6 +11,7 @@ key decides), and must give the same answers.
 
 from __future__ import annotations
 
+from meterql.plan import Window
 import uuid
 from decimal import Decimal
 
@@ -33,7 +34,7 @@ def batch(n: int = N, prefix: str = "r"):
 
 
 def stored(e):
-    return e.count_events(), e.aggregate(SUM, "r", T0, T0 + DAY)[0].value
+    return e.count_events(), e.aggregate(SUM, Window("r", T0, T0 + DAY))[0].value
 
 
 def blind(e) -> None:

@@ -9,6 +9,7 @@ real server uses.
 
 from __future__ import annotations
 
+from meterql.plan import Window
 import os
 import socket
 import subprocess
@@ -59,7 +60,7 @@ def connect(port: int):
 
 def day_sums(engine):
     # events v = i at T0 + i·12h, i = 0…9: day d holds i = 2d, 2d+1 → 4d + 1
-    return engine.aggregate(SUM, "s1", T0, T0 + 5 * DAY, granularity="day")
+    return engine.aggregate(SUM, Window("s1", T0, T0 + 5 * DAY, granularity="day"))
 
 
 def test_the_http_path_works_end_to_end(server):
@@ -67,7 +68,7 @@ def test_the_http_path_works_end_to_end(server):
     set_mode("proxy")
     engine = connect(port)
     assert [r.value for r in day_sums(engine)] == [Decimal(1), Decimal(5), Decimal(9), Decimal(13), Decimal(17)]
-    every = engine.aggregate_subjects(SUM, T0, T0 + 5 * DAY, granularity="day")
+    every = engine.aggregate_subjects(SUM, Window(None, T0, T0 + 5 * DAY, granularity="day"))
     assert list(every) == ["s1"] and [r.value for r in every["s1"]] == [1, 5, 9, 13, 17]
 
 
@@ -85,10 +86,10 @@ def test_a_fault_is_a_transport_error_never_a_partial_result(server, mode):
         # the one-row aggregate too (a cut stream leaves it with no row at all)
         if mode != "stall":
             with pytest.raises(TransportError):
-                engine.aggregate(SUM, "s1", T0, T0 + 5 * DAY)
+                engine.aggregate(SUM, Window("s1", T0, T0 + 5 * DAY))
             # and the invoice run (every subject in one query)
             with pytest.raises(TransportError):
-                engine.aggregate_subjects(SUM, T0, T0 + 5 * DAY, granularity="day")
+                engine.aggregate_subjects(SUM, Window(None, T0, T0 + 5 * DAY, granularity="day"))
     finally:
         set_mode("proxy")
     assert len(day_sums(engine)) == 5  # and the engine works again once the server does
@@ -138,7 +139,7 @@ def batch(n: int = N):
 
 def stored(engine, n: int = N):
     """(events stored, their sum): each of the n ids once means (n, n(n-1)/2)."""
-    return engine.count_events(), engine.aggregate(SUM, "r", T0, T0 + DAY)[0].value
+    return engine.count_events(), engine.aggregate(SUM, Window("r", T0, T0 + DAY))[0].value
 
 
 def test_the_arrow_insert_over_http_and_a_resend(server):

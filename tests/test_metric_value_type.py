@@ -6,6 +6,7 @@ built, and the numeric and untyped roots keep working, equal to the reference on
 
 from __future__ import annotations
 
+from meterql.plan import Window
 import pytest
 
 from meterql import Metric, Price
@@ -94,7 +95,7 @@ def test_numeric_and_untyped_values_still_work_on_both_engines(loaded, aggregati
     metric = Metric.from_dict({"code": "m", "aggregation": aggregation, "event_name": "vt_event", "value": text})
     p = Period.from_dict(PERIOD)
     expected = [None if r.value is None else canonical(r.value)
-                for r in reference_rows(events, metric, "vt_subject", p.start, p.end)]
+                for r in reference_rows(events, metric, Window("vt_subject", p.start, p.end))]
     for name, engine in engines.items():
         got = [r.value for r in engine.summary(metric, "vt_subject", PERIOD)]
         assert got == expected, (name, aggregation, text)
@@ -105,6 +106,6 @@ def test_string_values_of_unique_count_work_on_both_engines(loaded):
     for text in ("concat(a, b)", "x > 2", "name"):
         metric = Metric.from_dict({"code": "m", "aggregation": "unique_count", "event_name": "vt_event", "value": text})
         p = Period.from_dict(PERIOD)
-        expected = [canonical(r.value) for r in reference_rows(events, metric, "vt_subject", p.start, p.end)]
+        expected = [canonical(r.value) for r in reference_rows(events, metric, Window("vt_subject", p.start, p.end))]
         for engine in engines.values():
             assert [r.value for r in engine.summary(metric, "vt_subject", PERIOD)] == expected

@@ -90,24 +90,22 @@ def _plan_sql(engine: Any, case: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """(SQL, bound parameters) of the one statement a case's call runs: the only place that knows
     the planner's entry points."""
     from meterql.metric import Period
-    from meterql.query import Window
-    from meterql.query_many import build_many_plan
+    from meterql.plan import Window, build
 
     period = Period.from_dict({"start": START, "end": END, "inclusive_start": case.get("inclusive_start", True),
                                "inclusive_end": case.get("inclusive_end", False)})
     gran, dims = case.get("granularity"), tuple(case.get("dimensions", ()))
     path = case["path"]
     if path == "summary":
-        plan = engine.plan(Metric.from_dict(case["metric"]), "subj_1", period.start, period.end,
-                           period.inclusive_start, period.inclusive_end, gran, dims)
+        window = Window("subj_1", period.start, period.end, period.inclusive_start, period.inclusive_end, gran, dims)
+        plan = engine.plan(Metric.from_dict(case["metric"]), window)
     elif path == "summaries":
-        plan = engine.plan_subjects(Metric.from_dict(case["metric"]), period.start, period.end,
-                                    period.inclusive_start, period.inclusive_end, gran, dims, None,
-                                    case.get("subject_ids"))
+        window = Window(None, period.start, period.end, period.inclusive_start, period.inclusive_end, gran, dims,
+                        subject_ids=case.get("subject_ids"))
+        plan = engine.plan_subjects(Metric.from_dict(case["metric"]), window)
     elif path == "shared":
         window = Window("subj_1", period.start, period.end, True, False, gran, dims, case.get("filter"))
-        plan = build_many_plan([Metric.from_dict(m) for m in case["metrics"]], window, engine.dialect,
-                               engine._table())
+        plan = build([Metric.from_dict(m) for m in case["metrics"]], window, engine.dialect, engine._table())
     elif path == "price":
         from meterql.pricing.evaluation import _as_price, _dimensions, _request, DEFAULT_LIMITS
 
@@ -115,8 +113,8 @@ def _plan_sql(engine: Any, case: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         request = _request(START, END, case.get("filter"), case.get("grouping_keys", ()), DEFAULT_LIMITS, None,
                            check_lookback=False)
         pdims, _, _ = _dimensions(price, request)
-        plan = engine.plan(price.metric, "subj_1", request.start_ms, request.end_ms, True, False, None, pdims,
-                           request.filter)
+        window = Window("subj_1", request.start_ms, request.end_ms, True, False, None, pdims, request.filter)
+        plan = engine.plan(price.metric, window)
     else:  # pragma: no cover
         raise AssertionError(path)
     return plan.sql(), dict(plan.params)

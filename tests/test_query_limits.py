@@ -4,6 +4,7 @@ memory limit on every engine — decided by meterql, the same on DuckDB and Clic
 
 from __future__ import annotations
 
+from meterql.plan import Window
 import time
 import uuid
 
@@ -78,10 +79,9 @@ def test_a_result_past_max_rows_is_stopped_by_the_engine(limited, monkeypatch):
     with pytest.raises(LimitExceeded, match="more than 50 rows"):
         limited.summary(COUNT, "s", PERIOD, granularity="hour")
     with pytest.raises(LimitExceeded, match="more than 50 rows"):
-        limited.aggregate(COUNT, "s", T0, T0 + 7 * 24 * H, dimensions=["g"])
+        limited.aggregate(COUNT, Window("s", T0, T0 + 7 * 24 * H, dimensions=["g"]))
     with pytest.raises(LimitExceeded, match="more than 50 rows"):
-        limited.aggregate_many([COUNT, {"code": "n", "aggregation": "sum", "value": "v"}], "s", T0, T0 + 7 * 24 * H,
-                               dimensions=["g"])
+        limited.aggregate_many([COUNT, {"code": "n", "aggregation": "sum", "value": "v"}], Window("s", T0, T0 + 7 * 24 * H, dimensions=["g"]))
     with pytest.raises(LimitExceeded, match="more than 50 rows"):
         limited.summary(SUM_RECURRING, "s", PERIOD, dimensions=["g"])
     # exactly at the limit: every row, nothing cut
@@ -107,7 +107,7 @@ def test_summaries_apply_max_rows_per_subject(limited, monkeypatch):
     with pytest.raises(LimitExceeded, match='subject "s"'):
         limited.summaries(COUNT, PERIOD, dimensions=["g"])  # every subject: checked per subject
     with pytest.raises(LimitExceeded, match='subject "s"'):
-        limited.aggregate_subjects(COUNT, T0, T0 + 7 * 24 * H, granularity="hour")
+        limited.aggregate_subjects(COUNT, Window(None, T0, T0 + 7 * 24 * H, granularity="hour"))
 
 
 @pytest.mark.parametrize("kind", ENGINES)
@@ -144,7 +144,7 @@ def test_too_many_dimensions_fail_before_anything_is_compiled(kind):
         for call in (
             lambda: e.summary(COUNT, "d", PERIOD, dimensions=many),
             lambda: e.summaries(COUNT, PERIOD, dimensions=many),
-            lambda: e.aggregate(COUNT, "d", T0, T0 + H, dimensions=many[:33]),
+            lambda: e.aggregate(COUNT, Window("d", T0, T0 + H, dimensions=many[:33])),
             lambda: e.explain(COUNT, "d", PERIOD, dimensions=many[:33]),
             lambda: e.evaluate_price({"metric": COUNT, "model": "unit", "unit_amount": "1"}, "d", PERIOD["start"],
                                      PERIOD["end"], grouping_keys=many[:33], now=NOW,

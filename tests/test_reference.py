@@ -3,6 +3,7 @@ comment next to it, never taken from the code."""
 
 from __future__ import annotations
 
+from meterql.plan import Window
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -46,7 +47,7 @@ def e(ts, subject="s1", name="call", event_id=None, **props):
 
 
 def one(events, spec, start=T0, end=T0 + DAY, **kw):
-    rows = reference_rows(events, spec, "s1", start, end, **kw)
+    rows = reference_rows(events, spec, Window("s1", start, end, **kw))
     assert len(rows) == 1
     return rows[0].value
 
@@ -99,8 +100,8 @@ def test_event_name_none_matches_every_name():
 
 
 def test_row_shape():
-    rows = reference_rows(basic_events(), Spec("sum", "tokens"), "s1", T0, T0 + DAY, True, False)
-    assert rows == [RefRow(T0, T0 + DAY, True, False, (), D(15))]
+    rows = reference_rows(basic_events(), Spec("sum", "tokens"), Window("s1", T0, T0 + DAY, True, False))
+    assert rows == [RefRow(T0, T0 + DAY, (), D(15), True, False)]
 
 
 def test_dedupe_first_valid_wins_and_invalid_events_are_dropped():
@@ -221,7 +222,7 @@ def test_day_buckets_with_dimensions_and_null_coordinates_last():
         e(T0 + DAY + H, tokens=16, region="us"),
         e(T0 + DAY + 2 * H, tokens=32, region=10.0),  # number → canonical '10'
     ]
-    rows = reference_rows(evs, Spec("sum", "tokens"), "s1", T0, T0 + 3 * DAY, granularity="day", dimensions=["region"])
+    rows = reference_rows(evs, Spec("sum", "tokens"), Window("s1", T0, T0 + 3 * DAY, granularity="day", dimensions=["region"]))
     assert [(r.bucket_start_ms, r.bucket_end_ms, r.coordinates, r.value) for r in rows] == [
         (T0, T0 + DAY, ("eu",), D(10)),  # 2 + 8
         (T0, T0 + DAY, ("us",), D(1)),
@@ -234,16 +235,16 @@ def test_day_buckets_with_dimensions_and_null_coordinates_last():
 
 def test_dimensions_without_granularity_and_expression_dimensions():
     evs = [e(T0 + H, tokens=1, model="A"), e(T0 + 2 * H, tokens=2, model="a"), e(T0 + 3 * H, tokens=4, model="A")]
-    rows = reference_rows(evs, Spec("sum", "tokens"), "s1", T0, T0 + DAY, dimensions=["model", "lower(model)"])
+    rows = reference_rows(evs, Spec("sum", "tokens"), Window("s1", T0, T0 + DAY, dimensions=["model", "lower(model)"]))
     assert [(r.coordinates, r.value) for r in rows] == [(("A", "a"), D(5)), (("a", "a"), D(2))]
     assert rows[0].bucket_start_ms == T0 and rows[0].bucket_end_ms == T0 + DAY
-    assert reference_rows([], Spec("sum", "tokens"), "s1", T0, T0 + DAY, dimensions=["model"]) == []
+    assert reference_rows([], Spec("sum", "tokens"), Window("s1", T0, T0 + DAY, dimensions=["model"])) == []
 
 
 def test_buckets_are_cut_to_the_period_and_keep_its_flags():
     start, end = T0 + 6 * H, T0 + DAY + 12 * H
     evs = [e(start, tokens=1), e(T0 + 23 * H, tokens=2), e(T0 + DAY, tokens=4), e(end, tokens=8)]
-    rows = reference_rows(evs, Spec("sum", "tokens"), "s1", start, end, False, True, granularity="day")
+    rows = reference_rows(evs, Spec("sum", "tokens"), Window("s1", start, end, False, True, granularity="day"))
     assert [(r.bucket_start_ms, r.bucket_end_ms, r.inclusive_start, r.inclusive_end, r.value) for r in rows] == [
         (start, T0 + DAY, False, False, D(2)),  # the event at the exclusive start is out
         (T0 + DAY, end, True, True, D(12)),  # 4 + 8 (inclusive end)
@@ -252,7 +253,7 @@ def test_buckets_are_cut_to_the_period_and_keep_its_flags():
 
 def test_inclusive_end_on_a_bucket_boundary_gets_its_own_bucket():
     evs = [e(T0 + H, tokens=1), e(T0 + DAY, tokens=2)]
-    rows = reference_rows(evs, Spec("sum", "tokens"), "s1", T0, T0 + DAY, True, True, granularity="hour")
+    rows = reference_rows(evs, Spec("sum", "tokens"), Window("s1", T0, T0 + DAY, True, True, granularity="hour"))
     assert [(r.bucket_start_ms, r.bucket_end_ms, r.inclusive_start, r.inclusive_end, r.value) for r in rows] == [
         (T0 + H, T0 + 2 * H, True, False, D(1)),
         (T0 + DAY, T0 + DAY, True, True, D(2)),
@@ -262,7 +263,7 @@ def test_inclusive_end_on_a_bucket_boundary_gets_its_own_bucket():
 def test_week_buckets_start_monday():
     # 2024-01-01 is a Monday. Events: Wed 3rd, Mon 8th 00:00, Sun 14th 23:59:59.999.
     evs = [e(T0 + 2 * DAY, tokens=1), e(T0 + 7 * DAY, tokens=2), e(T0 + 14 * DAY - 1, tokens=4)]
-    rows = reference_rows(evs, Spec("count"), "s1", T0 - 3 * DAY, T0 + 28 * DAY, granularity="week")
+    rows = reference_rows(evs, Spec("count"), Window("s1", T0 - 3 * DAY, T0 + 28 * DAY, granularity="week"))
     assert [(r.bucket_start_ms, r.bucket_end_ms, r.value) for r in rows] == [
         (T0, T0 + 7 * DAY, D(1)),
         (T0 + 7 * DAY, T0 + 14 * DAY, D(2)),
@@ -271,16 +272,16 @@ def test_week_buckets_start_monday():
 
 def test_buckets_before_1970_are_true_floors():
     evs = [e(-1, tokens=1), e(-H - 1, tokens=2)]  # 1969-12-31 23:59:59.999 and 22:59:59.999
-    rows = reference_rows(evs, Spec("sum", "tokens"), "s1", -DAY, 0, granularity="hour")
+    rows = reference_rows(evs, Spec("sum", "tokens"), Window("s1", -DAY, 0, granularity="hour"))
     assert [(r.bucket_start_ms, r.value) for r in rows] == [(-2 * H, D(2)), (-H, D(1))]
-    rows = reference_rows(evs, Spec("sum", "tokens"), "s1", -7 * DAY, DAY, granularity="week")
+    rows = reference_rows(evs, Spec("sum", "tokens"), Window("s1", -7 * DAY, DAY, granularity="week"))
     # Both in the week of Monday 1969-12-29 (= -3 days); the bucket is cut at the period end.
     assert [(r.bucket_start_ms, r.bucket_end_ms, r.value) for r in rows] == [(-3 * DAY, DAY, D(3))]
 
 
 def test_hours_add_up_to_the_day():
     evs = [e(T0 + i * 997_000, tokens=str(i % 7) + ".25") for i in range(60)]
-    hours = reference_rows(evs, Spec("sum", "tokens"), "s1", T0, T0 + DAY, granularity="hour")
+    hours = reference_rows(evs, Spec("sum", "tokens"), Window("s1", T0, T0 + DAY, granularity="hour"))
     day = one(evs, Spec("sum", "tokens"))
     assert sum(r.value for r in hours) == day
     # 60 values (i % 7) + 0.25: i % 7 sums to 8 full cycles (8 × 21 = 168) + 0..3 (6) = 174; + 15.
@@ -294,7 +295,7 @@ def test_weighted_sum_worked_example():
     evs = [e(T0 + 2 * H, v=10), e(T0 + 6 * H, v=-4)]
     # level 0 for 2 h, 10 for 4 h, 6 for 4 h: (0·2 + 10·4 + 6·4) / 10 = 6.4
     assert one(evs, Spec("weighted_sum", "v"), end=T0 + 10 * H) == D("6.4")
-    rows = reference_rows(evs, Spec("weighted_sum", "v"), "s1", T0, T0 + 10 * H, granularity="hour")
+    rows = reference_rows(evs, Spec("weighted_sum", "v"), Window("s1", T0, T0 + 10 * H, granularity="hour"))
     # [02:00, 03:00): 10 all hour; [06:00, 07:00): starts at 10, the event at 06:00 sets 6 at once.
     # SPEC §5: the carried level makes rows too — 10 in hours 3–5, 6 in hours 7–9; none before 02:00
     # (level 0).
@@ -325,19 +326,19 @@ def test_weighted_sum_rounding_and_milliseconds():
 def test_weighted_sum_buckets_start_at_the_level_left_before():
     d1 = T0
     evs = [e(d1 + 12 * H, v=10), e(d1 + DAY + 6 * H, v=2)]
-    rows = reference_rows(evs, Spec("weighted_sum", "v"), "s1", d1, d1 + 3 * DAY, granularity="day")
+    rows = reference_rows(evs, Spec("weighted_sum", "v"), Window("s1", d1, d1 + 3 * DAY, granularity="day"))
     # day 1: 0 for 12 h, 10 for 12 h → 5; day 2: 10 for 6 h, 12 for 18 h → (60 + 216) / 24 = 11.5;
     # day 3: no event, the carried level 12 all day (SPEC §5: carried state makes a row)
     assert [r.value for r in rows] == [D(5), D("11.5"), D(12)]
     # Cut buckets: period [d1 06:00, d2 12:00). Bucket 1 = 18 h: 0·6 + 10·12 = 120 / 18 = 6.666666666667
     # Bucket 2 = 12 h: 10·6 + 12·6 = 132 / 12 = 11
-    rows = reference_rows(evs, Spec("weighted_sum", "v"), "s1", d1 + 6 * H, d1 + DAY + 12 * H, granularity="day")
+    rows = reference_rows(evs, Spec("weighted_sum", "v"), Window("s1", d1 + 6 * H, d1 + DAY + 12 * H, granularity="day"))
     assert [r.value for r in rows] == [D("6.666666666667"), D(11)]
 
 
 def test_weighted_sum_with_dimensions_keeps_one_level_per_group():
     evs = [e(T0, v=4, seat="a"), e(T0 + 5 * H, v=2, seat="b"), e(T0 + 5 * H, v=-4, seat="a")]
-    rows = reference_rows(evs, Spec("weighted_sum", "v"), "s1", T0, T0 + 10 * H, dimensions=["seat"])
+    rows = reference_rows(evs, Spec("weighted_sum", "v"), Window("s1", T0, T0 + 10 * H, dimensions=["seat"]))
     # a: 4 for 5 h, 0 for 5 h → 2; b: 0 for 5 h, 2 for 5 h → 1
     assert [(r.coordinates, r.value) for r in rows] == [(("a",), D(2)), (("b",), D(1))]
 
@@ -348,7 +349,7 @@ def test_weighted_sum_with_dimensions_keeps_one_level_per_group():
 def test_recurring_sum_is_a_running_total_per_bucket():
     evs = [e(T0 - 5 * DAY, v=3), e(T0 + H, v=2), e(T0 + 2 * DAY + H, v=4), e(T0 + 5 * DAY, v=100)]
     spec = Spec("sum", "v", recurring=True)
-    rows = reference_rows(evs, spec, "s1", T0, T0 + 3 * DAY, granularity="day")
+    rows = reference_rows(evs, spec, Window("s1", T0, T0 + 3 * DAY, granularity="day"))
     # day 1: 3 + 2 = 5; day 2: no event, the carried total 5 (SPEC §5); day 3: 5 + 4 = 9.
     # The event after the period never counts.
     assert [(r.bucket_start_ms, r.value) for r in rows] == [(T0, D(5)), (T0 + DAY, D(5)), (T0 + 2 * DAY, D(9))]
@@ -360,22 +361,22 @@ def test_recurring_sum_is_a_running_total_per_bucket():
 def test_recurring_unique_count():
     evs = [e(T0 - DAY, user="a"), e(T0 + H, user="a"), e(T0 + 2 * H, user="b"), e(T0 + DAY + H, user="c")]
     spec = Spec("unique_count", "user", recurring=True)
-    rows = reference_rows(evs, spec, "s1", T0, T0 + 2 * DAY, granularity="day")
+    rows = reference_rows(evs, spec, Window("s1", T0, T0 + 2 * DAY, granularity="day"))
     assert [r.value for r in rows] == [D(2), D(3)]  # {a, b}; {a, b, c}
     assert one(evs[:1] + evs[3:], Spec("unique_count", "user"), end=T0 + 2 * DAY) == 1  # not recurring: {c}
 
 
 def test_invalid_specs():
     with pytest.raises(InvalidSpec):
-        reference_rows([], Spec("median", "v"), "s1", T0, T0 + DAY)
+        reference_rows([], Spec("median", "v"), Window("s1", T0, T0 + DAY))
     with pytest.raises(InvalidSpec):
-        reference_rows([], Spec("max", "v", recurring=True), "s1", T0, T0 + DAY)
+        reference_rows([], Spec("max", "v", recurring=True), Window("s1", T0, T0 + DAY))
     with pytest.raises(InvalidSpec):
-        reference_rows([], Spec("sum", "v"), "s1", T0, T0 + DAY, granularity="year")  # month is valid now
+        reference_rows([], Spec("sum", "v"), Window("s1", T0, T0 + DAY, granularity="year"))  # month is valid now
     with pytest.raises(InvalidSpec):
-        reference_rows([], Spec("sum", "v"), "s1", T0, T0 + DAY, granularity="day", timezone="Mars/Olympus")
+        reference_rows([], Spec("sum", "v"), Window("s1", T0, T0 + DAY, granularity="day", timezone="Mars/Olympus"))
     with pytest.raises(InvalidSpec):
-        reference_rows([], Spec("sum", None), "s1", T0, T0 + DAY)
+        reference_rows([], Spec("sum", None), Window("s1", T0, T0 + DAY))
 
 
 def test_metric_class_is_accepted():
@@ -417,7 +418,7 @@ def _make(raw, subject="s1", prefix="e"):
 
 
 def _rows(events, spec, **kw):
-    return reference_rows(events, spec, "s1", T0, T0 + DAY, **kw)
+    return reference_rows(events, spec, Window("s1", T0, T0 + DAY, **kw))
 
 
 @settings(max_examples=40, deadline=None)
@@ -453,7 +454,7 @@ def test_weighted_sum_matches_a_per_millisecond_walk(steps):
     # Period [0, 1000) ms: the average over 1000 one-millisecond samples of the level (independent
     # of the sweep in the code: the level at ms t is the sum of increments at or before t).
     events = [e(t, v=v) for t, v in steps]
-    got = reference_rows(events, Spec("weighted_sum", "v"), "s1", 0, 1000)[0].value
+    got = reference_rows(events, Spec("weighted_sum", "v"), Window("s1", 0, 1000))[0].value
     if not steps:
         assert got is None
         return
@@ -470,7 +471,7 @@ def test_carried_state_rows_only_where_the_carried_value_is_not_zero():
     evs = [e(T0 - DAY, v=3, seat="a"), e(T0 + DAY + H, v=-3, seat="a"), e(T0 + 3 * DAY + H, v=1, seat="a"),
            e(T0 - 2 * DAY, v=2, seat="b")]
     spec = Spec("sum", "v", recurring=True)
-    rows = reference_rows(evs, spec, "s1", T0, T0 + 4 * DAY, granularity="day", dimensions=["seat"])
+    rows = reference_rows(evs, spec, Window("s1", T0, T0 + 4 * DAY, granularity="day", dimensions=["seat"]))
     # a: day 1 carried 3; day 2 event → 0 (a row: it has an event); day 3 carried 0 → no row; day 4: 1
     # b: carried 2 on every day, no event in the period
     assert [(r.bucket_start_ms, r.coordinates, r.value) for r in rows] == [
@@ -480,10 +481,10 @@ def test_carried_state_rows_only_where_the_carried_value_is_not_zero():
         (T0 + 3 * DAY, ("a",), D(1)), (T0 + 3 * DAY, ("b",), D(2)),
     ]
     # without granularity: b has a row for the period, from its carried total alone
-    rows = reference_rows(evs, spec, "s1", T0, T0 + 4 * DAY, dimensions=["seat"])
+    rows = reference_rows(evs, spec, Window("s1", T0, T0 + 4 * DAY, dimensions=["seat"]))
     assert [(r.coordinates, r.value) for r in rows] == [(("a",), D(1)), (("b",), D(2))]
     # not recurring: nothing is carried
-    rows = reference_rows(evs, Spec("sum", "v"), "s1", T0, T0 + 4 * DAY, granularity="day", dimensions=["seat"])
+    rows = reference_rows(evs, Spec("sum", "v"), Window("s1", T0, T0 + 4 * DAY, granularity="day", dimensions=["seat"]))
     assert [(r.bucket_start_ms, r.value) for r in rows] == [(T0 + DAY, D(-3)), (T0 + 3 * DAY, D(1))]
 
 
@@ -492,7 +493,7 @@ def test_carried_distinct_set_and_cut_buckets():
     evs = [e(T0 - DAY, user="u"), e(T0 - DAY, v=1)]  # the second has no user: NULL
     spec = Spec("unique_count", "user", recurring=True)
     # period [T0 + 6 h, T0 + 2 days + 1 h): three day buckets, the first and last cut to the period
-    rows = reference_rows(evs, spec, "s1", T0 + 6 * H, T0 + 2 * DAY + H, granularity="day")
+    rows = reference_rows(evs, spec, Window("s1", T0 + 6 * H, T0 + 2 * DAY + H, granularity="day"))
     assert [(r.bucket_start_ms, r.bucket_end_ms, r.value) for r in rows] == [
         (T0 + 6 * H, T0 + DAY, D(1)), (T0 + DAY, T0 + 2 * DAY, D(1)), (T0 + 2 * DAY, T0 + 2 * DAY + H, D(1))]
-    assert reference_rows(evs[1:], spec, "s1", T0, T0 + DAY, granularity="day") == []
+    assert reference_rows(evs[1:], spec, Window("s1", T0, T0 + DAY, granularity="day")) == []

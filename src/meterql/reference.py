@@ -2,9 +2,9 @@
 
 Consumes: events (raw dicts or `values.StoredEvent`s, in ingest order), a metric (a
 `metric.Metric`, or any object with `event_name`, `aggregation`, `value`, `filter`, `rounding`,
-`rounding_precision`, `recurring`), a subject, a period and optionally a granularity, dimensions
-and an extra filter (Orb's `filter` of an evaluation).
-Produces: `RefRow`s, in the order a summary returns them.
+`rounding_precision`, `recurring`) and a `meterql.plan.Window` (a subject, a period and
+optionally a granularity, dimensions and an extra filter — Orb's `filter` of an evaluation).
+Produces: `Row`s (`meterql.plan.Row`, the engines' row type), in the order a summary returns them.
 Guarantees: exact Decimal arithmetic (`numbers`), every value in range or `NumericOverflow`, and the
 rules below — which the engines' summary queries must reproduce row for row.
 
@@ -71,27 +71,19 @@ from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
 
 from . import numbers
-from .buckets import GRANULARITIES as _BUCKET_UNITS, Buckets, zone
 from .ast import Expression, Kind, Node, Type
 from .errors import InvalidSpec
-from .evaluator import MS_DAY, MS_HOUR, MS_WEEK, as_string, evaluate_tree
+from .evaluator import as_string, evaluate_tree
+from .plan.finish import Row
+from .plan.time import bucket_bounds, bucket_floor, bucket_starts
+from .plan.window import Window
 from .values import InvalidEvent, StoredEvent, normalize_event
 
 AGGREGATIONS = ("count", "sum", "min", "max", "avg", "unique_count", "latest", "weighted_sum")
 RECURRING = frozenset({"sum", "unique_count", "weighted_sum"})
-GRANULARITIES = {"hour": MS_HOUR, "day": MS_DAY, "week": MS_WEEK}
 
 
-@dataclass(frozen=True, slots=True)
-class RefRow:
-    """One summary row: the (cut) bucket, its dimension coordinates and its value."""
-
-    bucket_start_ms: int
-    bucket_end_ms: int
-    inclusive_start: bool
-    inclusive_end: bool
-    coordinates: tuple[str | None, ...]
-    value: Decimal | None
+RefRow = Row  # the one row type of engines and reference (`meterql.plan.Row`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,26 +149,21 @@ def _metric_trees(metric: Any, agg: str) -> tuple[Node | None, Node | None]:
 def reference_rows(
     events: Iterable[Mapping[str, Any] | StoredEvent],
     metric: Any,
-    subject_id: str,
-    start_ms: int,
-    end_ms: int,
-    inclusive_start: bool = True,
-    inclusive_end: bool = False,
-    granularity: str | None = None,
-    dimensions: Sequence[str | Expression | Node] = (),
-    extra_filter: str | Expression | Node | None = None,
-    *,
-    timezone: str = "UTC",
-) -> list[RefRow]:
-    """The rows a summary must return (rules in the module docstring)."""
+    window: Window,
+) -> list[Row]:
+    """The rows a summary must return (rules in the module docstring), for the one subject of
+    `window` (`window.subject_id`)."""
+    w = window
+    subject_id, start_ms, end_ms = w.subject_id, w.start_ms, w.end_ms
+    inclusive_start, inclusive_end, granularity = w.inclusive_start, w.inclusive_end, w.granularity
+    dimensions: Sequence[Any] = w.dimensions
+    extra_filter = w.extra_filter
+    if subject_id is None:
+        raise InvalidSpec("the reference reads one subject: the window needs a subject_id")
     agg = _aggregation(metric)
     recurring = bool(getattr(metric, "recurring", False))
     if recurring and agg not in RECURRING:
         raise InvalidSpec(f"recurring is only allowed for sum, unique_count and weighted_sum, not {agg}")
-    if granularity is not None and granularity not in _BUCKET_UNITS:
-        raise InvalidSpec(f"granularity must be hour, day, week or month, not {granularity!r}")
-    zone(timezone)  # validated even without granularity
-    buckets = Buckets(granularity, timezone) if granularity is not None else None
     filter_tree, value_tree = _metric_trees(metric, agg)
     extra_tree = _tree(extra_filter, Kind.FILTER)
     dim_trees = [_tree(d, Kind.GROUPING_KEY) for d in dimensions]
@@ -212,42 +199,32 @@ def reference_rows(
     if granularity is None and not dim_trees:
         group = groups.get((), _Group([], []))
         value = _row_value(agg, group, lo, hi, lo, recurring) if lo < hi else None
-        return [RefRow(start_ms, end_ms, inclusive_start, inclusive_end, (), _round(value, metric))]
+        return [Row(start_ms, end_ms, (), _round(value, metric), inclusive_start, inclusive_end)]
 
     keys: set[tuple[int, tuple[str | None, ...]]] = set()
     for it in items:
         if lo <= it.ts < hi:
-            keys.add((buckets.floor(it.ts) if buckets else lo, it.coordinates))
+            keys.add((bucket_floor(it.ts, w) if granularity else lo, it.coordinates))
     if (recurring or agg == "weighted_sum") and lo < hi:
         # Carried state creates rows too (rule 5): every bucket of the period whose entering
         # total, level or distinct set (from events before the bucket) is not zero or empty.
-        floors = _bucket_floors(buckets, lo, hi)
+        floors = bucket_starts(lo, hi, w) if granularity else [lo]
         for coords, group in groups.items():
             for b in floors:
                 if (b, coords) not in keys and _carried(agg, group, max(b, lo), _EVER if recurring else lo):
                     keys.add((b, coords))
-    rows: list[RefRow] = []
+    rows: list[Row] = []
     for b, coords in keys:
-        if buckets is None:
+        if granularity is None:
             row_lo, row_hi = lo, hi
             bounds = (start_ms, end_ms, inclusive_start, inclusive_end)
         else:
-            b_end = buckets.next(b)
-            row_lo, row_hi = max(b, lo), min(b_end, hi)
-            s, s_inc = (start_ms, inclusive_start) if b <= start_ms else (b, True)
-            t, t_inc = (end_ms, inclusive_end) if b_end > end_ms else (b_end, False)
+            s, t, s_inc, t_inc, row_lo, row_hi = bucket_bounds(w, b)
             bounds = (s, t, s_inc, t_inc)
         value = _row_value(agg, groups[coords], row_lo, row_hi, lo, recurring)
-        rows.append(RefRow(*bounds, coords, _round(value, metric)))
+        rows.append(Row(bounds[0], bounds[1], coords, _round(value, metric), bounds[2], bounds[3]))
     rows.sort(key=lambda r: (r.bucket_start_ms, _coord_key(r.coordinates)))
     return rows
-
-
-def _bucket_floors(buckets: Buckets | None, lo: int, hi: int) -> list[int]:
-    """The floors of the period's buckets, in order (the period itself without granularity)."""
-    if buckets is None:
-        return [lo]
-    return buckets.starts(lo, hi)
 
 
 def _carried(agg: str, group: _Group, row_lo: int, level_from: int) -> bool:

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from ..compiler import compile_sql
     from ..diagnostics import ExpressionError
 
-    dialects = ("duckdb", "clickhouse") if args.dialect == "all" else (args.dialect,)
+    dialects = {"all": ("duckdb", "clickhouse")}.get(args.dialect, (args.dialect,))
     try:
         out = {d: compile_sql(args.expression, args.kind, d) for d in dialects}
     except ExpressionError as exc:

@@ -2,17 +2,17 @@
 
 Consumes: raw event mappings (SPEC §1), `Metric`s and `Period`s (SPEC §4, §5).
 Produces: `IngestReport`, `SummaryRow`s (the Go SDK seed's shape through `to_dict()`),
-`AggRow`s (the pricing layer's input) and SQL text (`explain`).
+`Row`s (the pricing layer's input) and SQL text (`explain`).
 Guarantees (for every engine):
 - Ingest validates each event with `values.normalize_row` (`normalize_event` as a tuple); a bad
   event is reported with its index and reason and never aborts the batch. Within one call the
   first occurrence of an `event_id` wins; against the store the engine keeps the first stored
   event (`_store_rows`). Events are inserted in columnar batches, never a row at a time; one
   batch is written on a writer thread while the next is read.
-- Every summary / aggregation is ONE query (`query.build_plan`); the result is range-checked and
-  rounded in Python, and a result cut short is detected (`query.py`, `ClickHouseEngine._query`).
+- Every summary / aggregation is ONE query (`plan.build`); the result is range-checked and
+  rounded in Python, and a result cut short is detected (`plan.finish`, `ClickHouseEngine._query`).
 - An invoice run (`summaries` / `aggregate_subjects`: one metric, one period, every subject or a
-  list of them) is ONE query too (`query_many.build_subjects_plan`; a very long list of subject ids
+  list of them) is ONE query too (`plan.build` with `Scope.LIST`/`ALL`; a very long list of subject ids
   is split into a few queries of `SUBJECTS_PER_QUERY`), and gives each subject exactly what
   `summary` / `aggregate` gives it alone.
 - Subclasses provide `_insert`, `_query`, `_table`, `count_events` and `close`, and translate
@@ -26,18 +26,26 @@ import json
 import threading
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from sqlglot import exp
 
 from .. import numbers
-from ..errors import InvalidSpec, LimitExceeded, NumericOverflow, TooManyRows, describe_type, show
+from ..errors import InvalidSpec, NumericOverflow, TooManyRows
 from ..limits import DEFAULT_QUERY_LIMITS, QueryLimits
 from ..metric import Metric, Period
-from ..query import GRANULARITY_MS, AggRow, Plan, Window, build_plan, with_row_limit
-from ..query_many import ManyPlan, SubjectsPlan, build_many_plan, build_subjects_plan, can_share_scan
+from ..plan import Plan, Row, Scope, Window, build, can_share_scan, with_row_limit
+from ..plan.window import (  # noqa: F401 - the argument checks, re-exported for their callers
+    _kind,
+    check_dimensions,
+    check_filter,
+    check_flag,
+    check_granularity,
+    check_id,
+    check_subject_ids,
+)
 
 DEFAULT_BATCH = 50_000
 # Listed subject ids travel as one bound array; over HTTP ClickHouse reads parameters from the
@@ -91,7 +99,7 @@ class SummaryRow:
         }
 
 
-def summary_id(metric: Metric, subject_id: str, row: AggRow, dimensions: Sequence[str]) -> str:
+def summary_id(metric: Metric, subject_id: str, row: Row, dimensions: Sequence[str]) -> str:
     """Deterministic for the same inputs: a hash of the metric, subject, bucket and coordinates."""
     key = json.dumps(
         [metric.to_dict(), subject_id, row.bucket_start_ms, row.bucket_end_ms, row.inclusive_start,
@@ -106,88 +114,6 @@ def as_metric(metric: Metric | Mapping[str, Any]) -> Metric:
     if isinstance(metric, Metric):
         return metric
     return Metric.from_dict(metric)
-
-
-# --- argument checks at the public boundary (a wrong type is InvalidSpec, never a TypeError) -----
-
-
-def _kind(value: Any) -> str:
-    """How a bad argument is named in a message: a short string as text, anything else by type."""
-    if value is None or isinstance(value, (str, int, float, Decimal)):
-        return show(value, 40)
-    return describe_type(value)
-
-
-def check_id(value: Any, what: str = "subject_id") -> str:
-    """A subject id (or event name) given at query time obeys the ingest rule (SPEC §1,
-    `values.py`): a non-empty string of valid Unicode, no NUL, at most 1,024 characters."""
-    from ..values import MAX_ID_LENGTH, InvalidEvent, _check_text
-
-    try:
-        return _check_text(what, value, MAX_ID_LENGTH)
-    except InvalidEvent as exc:
-        raise InvalidSpec(exc.reason) from None
-
-
-def check_subject_ids(subject_ids: Any) -> list[str] | None:
-    """None (every subject) or a list of ids, each by `check_id`; duplicates once, order kept."""
-    if subject_ids is None:
-        return None
-    if isinstance(subject_ids, (str, bytes, Mapping)) or not isinstance(subject_ids, Iterable):
-        raise InvalidSpec(f"subject_ids must be a list of subject ids or None, not {_kind(subject_ids)}")
-    from ..values import MAX_ID_LENGTH
-
-    ids = list(subject_ids)
-    # Fast path for a long invoice-run list: the checks of `check_id` over all ids at once;
-    # only a list that fails them is walked id by id (to name the first bad one).
-    ok = all(type(s) is str and 0 < len(s) <= MAX_ID_LENGTH for s in ids)
-    if ok:
-        text = "".join(ids)
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            ok = False
-        ok = ok and "\x00" not in text
-    if not ok:
-        for i, s in enumerate(ids):
-            check_id(s, f"subject_ids[{i}]")
-    return list(dict.fromkeys(ids))
-
-
-def check_dimensions(dimensions: Any, limits: QueryLimits, what: str = "dimensions") -> tuple[str, ...]:
-    """A list of dimension (grouping-key) expressions; None is no dimensions. At most
-    `limits.max_dimensions` of them (`LimitExceeded`), checked before anything is compiled."""
-    if dimensions is None:
-        return ()
-    if isinstance(dimensions, (str, bytes, Mapping)) or not isinstance(dimensions, Iterable):
-        raise InvalidSpec(f"{what} must be a list of expressions, not {'one string' if isinstance(dimensions, str) else _kind(dimensions)}")
-    dims = tuple(dimensions)
-    for i, d in enumerate(dims):
-        if not isinstance(d, str) or not d:
-            raise InvalidSpec(f"{what}[{i}] must be a non-empty expression string, not {_kind(d)}")
-    if limits.max_dimensions is not None and len(dims) > limits.max_dimensions:
-        raise LimitExceeded(
-            f"{len(dims)} {what} in one call; at most {limits.max_dimensions} are allowed (QueryLimits.max_dimensions)"
-        )
-    return dims
-
-
-def check_granularity(granularity: Any) -> str | None:
-    if granularity is not None and (not isinstance(granularity, str) or granularity not in GRANULARITY_MS):
-        raise InvalidSpec(f"granularity must be hour, day, week or None, not {_kind(granularity)}")
-    return granularity
-
-
-def check_filter(text: Any, what: str = "filter") -> str | None:
-    if text is not None and not isinstance(text, str):
-        raise InvalidSpec(f"{what} must be an expression string or None, not {_kind(text)}")
-    return text
-
-
-def check_flag(value: Any, what: str) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidSpec(f"{what} must be True or False, not {_kind(value)}")
-    return value
 
 
 def check_metrics(metrics: Any) -> list[Metric]:
@@ -223,7 +149,7 @@ class _RowMaker:
         self._dims_json = _dumps(list(self.dims))
         self._periods: dict[tuple[int, int, bool, bool], Period] = {}
 
-    def rows(self, subject_id: str, rows: Sequence[AggRow]) -> list[SummaryRow]:
+    def rows(self, subject_id: str, rows: Sequence[Row]) -> list[SummaryRow]:
         out = []
         for r in rows:
             bounds = (r.bucket_start_ms, r.bucket_end_ms, r.inclusive_start, r.inclusive_end)
@@ -249,7 +175,7 @@ _dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 _JSON_BOOL = {True: "true", False: "false"}
 
 
-def _summary_rows(metric: Metric, subject_id: str, rows: Sequence[AggRow], dims: Sequence[str]) -> list[SummaryRow]:
+def _summary_rows(metric: Metric, subject_id: str, rows: Sequence[Row], dims: Sequence[str]) -> list[SummaryRow]:
     return _RowMaker(metric, dims).rows(subject_id, rows)
 
 
@@ -458,16 +384,17 @@ class Engine(ABC):
                     raise
             stage += 1
 
-    def _limited(self, plan: Any, max_rows: int | None) -> Any:
+    def _limited(self, plan: Plan, max_rows: int | None) -> dict[str, list[list[Row]]]:
         """Run a plan under the row limit: a grouped statement carries `LIMIT max_rows + 1`
-        (`query.with_row_limit`; a many-subject plan with a list: `max_rows` per listed subject,
+        (`plan.with_row_limit`; a many-subject plan with a list: `max_rows` per listed subject,
         + 1), so a too-large result is cut by the engine and detected here; the groups read and the
         rows returned — per subject in a many-subject plan — may not pass `max_rows`
         (`TooManyRows`, a `LimitExceeded`)."""
-        many = isinstance(plan, SubjectsPlan)
+        many = plan.window.scope is not Scope.ONE
         sql_limit = max_rows
         if many and max_rows is not None:
-            sql_limit = None if plan.subject_ids is None else max_rows * len(plan.subject_ids)
+            ids = plan.window.subject_ids
+            sql_limit = None if ids is None else max_rows * len(ids)
         rows = self._query(with_row_limit(plan.sql(), plan.select, sql_limit), plan.params)
         if max_rows is None:
             return plan.finish(rows)
@@ -480,117 +407,77 @@ class Engine(ABC):
             for subject, n in counts.items():
                 if n > max_rows:
                     _too_many_rows(max_rows, subject)
-            out = plan.finish(rows)
-            for subject, got in out.items():
-                if len(got) > max_rows:
-                    _too_many_rows(max_rows, subject)
-            return out
-        if len(rows) > max_rows:
+        elif len(rows) > max_rows:
             _too_many_rows(max_rows)
         out = plan.finish(rows)
-        for got in (out if isinstance(plan, ManyPlan) else [out]):
-            if len(got) > max_rows:
-                _too_many_rows(max_rows)
+        for subject, per_metric in out.items():
+            for got in per_metric:
+                if len(got) > max_rows:
+                    _too_many_rows(max_rows, subject if many else None)
         return out
 
-    def plan(
-        self,
-        metric: Metric | Mapping[str, Any],
-        subject_id: str,
-        start_ms: int,
-        end_ms: int,
-        inclusive_start: bool = True,
-        inclusive_end: bool = False,
-        granularity: str | None = None,
-        dimensions: Sequence[str] = (),
-        extra_filter: str | None = None,
-        *,
-        wide: bool = False,
-    ) -> Plan:
-        window = self._window(subject_id, start_ms, end_ms, inclusive_start, inclusive_end, granularity, dimensions,
-                              extra_filter)
-        return build_plan(as_metric(metric), window, self.dialect, self._table(), wide=wide)
+    def _one(self, window: Window) -> Window:
+        if not isinstance(window, Window):
+            raise InvalidSpec(f"window must be a meterql.plan.Window, not {_kind(window)}")
+        if window.scope is not Scope.ONE:
+            raise InvalidSpec("this call reads one subject: the window needs a subject_id")
+        return window.within(self.limits)
 
-    def _window(self, subject_id: Any, start_ms: Any, end_ms: Any, inclusive_start: Any, inclusive_end: Any,
-                granularity: Any, dimensions: Any, extra_filter: Any) -> Window:
-        """The public arguments, checked (wrong types are `InvalidSpec`; too many dimensions
-        `LimitExceeded`), as a `Window`. `subject_id` None: a many-subject plan."""
-        if subject_id is not None:
-            check_id(subject_id)
-        check_flag(inclusive_start, "inclusive_start")
-        check_flag(inclusive_end, "inclusive_end")
-        return Window(subject_id, start_ms, end_ms, inclusive_start, inclusive_end, check_granularity(granularity),
-                      check_dimensions(dimensions, self.limits), check_filter(extra_filter, "extra_filter"))
+    def _many(self, window: Window) -> Window:
+        if not isinstance(window, Window):
+            raise InvalidSpec(f"window must be a meterql.plan.Window, not {_kind(window)}")
+        if window.scope is Scope.ONE:
+            raise InvalidSpec("a many-subject call takes a window without subject_id (subject_ids: a list, or None)")
+        return window.within(self.limits)
 
-    def aggregate(
-        self,
-        metric: Metric | Mapping[str, Any],
-        subject_id: str,
-        start_ms: int,
-        end_ms: int,
-        inclusive_start: bool = True,
-        inclusive_end: bool = False,
-        granularity: str | None = None,
-        dimensions: Sequence[str] = (),
-        extra_filter: str | None = None,
-        *,
-        max_rows: int | None = None,
-    ) -> list[AggRow]:
+    def plan(self, metric: Metric | Mapping[str, Any], window: Window, *, wide: int = 0) -> Plan:
+        """The one query `aggregate` runs (for audit, benchmarks and the golden plans)."""
+        return build([as_metric(metric)], self._one(window), self.dialect, self._table(), wide=wide)
+
+    def aggregate(self, metric: Metric | Mapping[str, Any], window: Window, *, max_rows: int | None = None) -> list[Row]:
         """The metric per (bucket, coordinates) over one subject's events: one query. More than
         `max_rows` rows (default `limits.max_rows`) is `LimitExceeded`."""
-        m = as_metric(metric)
-        window = self._window(subject_id, start_ms, end_ms, inclusive_start, inclusive_end, granularity, dimensions,
-                              extra_filter)
-        return self._run(lambda wide: build_plan(m, window, self.dialect, self._table(), wide=wide), max_rows)
+        m, w = as_metric(metric), self._one(window)
+        return self._rows(self._run(lambda wide: build([m], w, self.dialect, self._table(), wide=wide), max_rows), w)[0]
 
-    def aggregate_many(
-        self,
-        metrics: Sequence[Metric | Mapping[str, Any]],
-        subject_id: str,
-        start_ms: int,
-        end_ms: int,
-        inclusive_start: bool = True,
-        inclusive_end: bool = False,
-        granularity: str | None = None,
-        dimensions: Sequence[str] = (),
-        extra_filter: str | None = None,
-        *,
-        max_rows: int | None = None,
-    ) -> list[list[AggRow]]:
+    @staticmethod
+    def _rows(answer: dict[str, list[list[Row]]], window: Window) -> list[list[Row]]:
+        return answer[window.subject_id]  # type: ignore[index]
+
+    def aggregate_many(self, metrics: Sequence[Metric | Mapping[str, Any]], window: Window, *,
+                       max_rows: int | None = None) -> list[list[Row]]:
         """`aggregate` for several metrics over the same window; one list of rows per metric.
 
-        The non-recurring metrics share ONE scan (`query.build_many_plan`); recurring metrics,
+        The non-recurring metrics share ONE scan (`plan.build` with n metrics); recurring metrics,
         which read the past too, get a query each. `max_rows` holds for the shared scan's groups
         (every metric's together) and for each metric's rows."""
         ms = check_metrics(metrics)
-        window = self._window(subject_id, start_ms, end_ms, inclusive_start, inclusive_end, granularity, dimensions,
-                              extra_filter)
+        w = self._one(window)
         shared = [i for i, m in enumerate(ms) if can_share_scan(m)]
-        out: list[list[AggRow] | None] = [None] * len(ms)
+        out: list[list[Row] | None] = [None] * len(ms)
         if len(shared) > 1:
             try:
-                answers = self._run(lambda wide: build_many_plan([ms[i] for i in shared], window, self.dialect,
-                                                                 self._table(), wide=wide), max_rows)
+                answers = self._rows(self._run(lambda wide: build([ms[i] for i in shared], w, self.dialect,
+                                                                  self._table(), wide=wide), max_rows), w)
             except NumericOverflow:
-                # a shared weighted_sum has only its narrow form (`query_many`): alone, it gets its
+                # a shared weighted_sum has only its narrow form (`plan.build`): alone, it gets its
                 # exact one; any other overflow is raised again below by the metric it belongs to
                 if not any(ms[i].aggregation == "weighted_sum" for i in shared):
                     raise
-                answers = [None] * len(shared)
+                answers = [None] * len(shared)  # type: ignore[list-item]
             for i, rows in zip(shared, answers):
                 out[i] = rows
         for i, m in enumerate(ms):
             if out[i] is None:
-                out[i] = self.aggregate(m, subject_id, start_ms, end_ms, inclusive_start, inclusive_end, granularity,
-                                        dimensions, extra_filter, max_rows=max_rows)
+                out[i] = self.aggregate(m, w, max_rows=max_rows)
         return out  # type: ignore[return-value]
 
-    def _summary_plan(self, metric: Any, subject_id: str, period: Any, granularity: str | None,
-                      dimensions: Sequence[str], wide: bool = False) -> tuple[Metric, Period, Plan]:
-        m, p = as_metric(metric), as_period(period)
-        plan = self.plan(m, subject_id, p.start, p.end, p.inclusive_start, p.inclusive_end, granularity,
-                         dimensions, wide=wide)
-        return m, p, plan
+    @staticmethod
+    def _summary_window(subject_id: Any, period: Any, granularity: Any, dimensions: Any, timezone: Any,
+                        subject_ids: Any = None) -> tuple[Period, Window]:
+        p = as_period(period)
+        return p, Window(subject_id, p.start, p.end, p.inclusive_start, p.inclusive_end, granularity,
+                         check_dimensions(dimensions), None, timezone, subject_ids)
 
     def summary(
         self,
@@ -599,59 +486,34 @@ class Engine(ABC):
         period: Period | Mapping[str, Any],
         granularity: str | None = None,
         dimensions: Sequence[str] = (),
+        timezone: str = "UTC",
     ) -> list[SummaryRow]:
         """Lark's "Create Pricing Metric Summary" (SPEC §5): one query, rows in bucket order."""
-        m, _, plan = self._summary_plan(metric, subject_id, period, granularity, dimensions)
-        rows = self._run(lambda wide: self._summary_plan(m, subject_id, period, granularity, dimensions, wide)[2])
-        return _summary_rows(m, subject_id, rows, plan.window.dimensions)
+        m = as_metric(metric)
+        if subject_id is None:
+            check_id(subject_id)
+        _, w = self._summary_window(subject_id, period, granularity, dimensions, timezone)
+        rows = self.aggregate(m, w)
+        return _summary_rows(m, subject_id, rows, w.dimensions)
 
     # --- many subjects in one query (the invoice run) ----------------------------------------------
 
-    def plan_subjects(
-        self,
-        metric: Metric | Mapping[str, Any],
-        start_ms: int,
-        end_ms: int,
-        inclusive_start: bool = True,
-        inclusive_end: bool = False,
-        granularity: str | None = None,
-        dimensions: Sequence[str] = (),
-        extra_filter: str | None = None,
-        subject_ids: Sequence[str] | None = None,
-        *,
-        wide: bool = False,
-    ) -> SubjectsPlan:
+    def plan_subjects(self, metric: Metric | Mapping[str, Any], window: Window, *, wide: int = 0) -> Plan:
         """The one query `aggregate_subjects` runs (for audit and benchmarks)."""
-        window = self._window(None, start_ms, end_ms, inclusive_start, inclusive_end, granularity, dimensions,
-                              extra_filter)
-        return build_subjects_plan(as_metric(metric), window, self.dialect, self._table(),
-                                   check_subject_ids(subject_ids), wide=wide)
+        return build([as_metric(metric)], self._many(window), self.dialect, self._table(), wide=wide)
 
-    def aggregate_subjects(
-        self,
-        metric: Metric | Mapping[str, Any],
-        start_ms: int,
-        end_ms: int,
-        inclusive_start: bool = True,
-        inclusive_end: bool = False,
-        granularity: str | None = None,
-        dimensions: Sequence[str] = (),
-        extra_filter: str | None = None,
-        subject_ids: Sequence[str] | None = None,
-    ) -> dict[str, list[AggRow]]:
+    def aggregate_subjects(self, metric: Metric | Mapping[str, Any], window: Window) -> dict[str, list[Row]]:
         """`aggregate` for many subjects in ONE query: `{subject_id: rows}` (see `summaries`).
-        `limits.max_rows` holds per subject."""
-        metric = as_metric(metric)
-        self._window(None, start_ms, end_ms, inclusive_start, inclusive_end, granularity, dimensions, extra_filter)
-        subject_ids = check_subject_ids(subject_ids)
-        if subject_ids is not None and not subject_ids:
+        `window.subject_ids`: a list, or None for every subject. `limits.max_rows` holds per subject."""
+        m, w = as_metric(metric), self._many(window)
+        if w.subject_ids is not None and not w.subject_ids:
             return {}
-        chunks: list[Sequence[str] | None] = [None] if subject_ids is None else _chunks(subject_ids)
-        out: dict[str, list[AggRow]] = {}
+        chunks: list[Window] = [w] if w.subject_ids is None else [
+            replace(w, subject_ids=tuple(c)) for c in _chunks(w.subject_ids)]
+        out: dict[str, list[Row]] = {}
         for chunk in chunks:
-            out.update(self._run(lambda wide, chunk=chunk: self.plan_subjects(
-                metric, start_ms, end_ms, inclusive_start, inclusive_end, granularity, dimensions, extra_filter, chunk,
-                wide=wide)))
+            found = self._run(lambda wide, chunk=chunk: build([m], chunk, self.dialect, self._table(), wide=wide))
+            out.update({s: rows[0] for s, rows in found.items()})
         return out
 
     def summaries(
@@ -661,6 +523,7 @@ class Engine(ABC):
         subject_ids: Sequence[str] | None = None,
         granularity: str | None = None,
         dimensions: Sequence[str] = (),
+        timezone: str = "UTC",
     ) -> dict[str, list[SummaryRow]]:
         """The invoice run: `summary` for many subjects in ONE query, as `{subject_id: rows}`.
 
@@ -671,11 +534,11 @@ class Engine(ABC):
         gets what `summary` gives it — the single row with value None, or no rows when there are
         buckets or dimensions. One query reads every subject's events, so a value that overflows
         in any of them fails the whole call (NumericOverflow)."""
-        m, p = as_metric(metric), as_period(period)
-        dims = check_dimensions(dimensions, self.limits)
-        found = self.aggregate_subjects(m, p.start, p.end, p.inclusive_start, p.inclusive_end, granularity, dims,
-                                        None, subject_ids)
-        maker = _RowMaker(m, dims)
+        m = as_metric(metric)
+        _, w = self._summary_window(None, period, granularity, dimensions, timezone,
+                                    check_subject_ids(subject_ids))
+        found = self.aggregate_subjects(m, w)
+        maker = _RowMaker(m, w.dimensions)
         return {s: maker.rows(s, rows) for s, rows in found.items()}
 
     def explain(
@@ -685,10 +548,14 @@ class Engine(ABC):
         period: Period | Mapping[str, Any],
         granularity: str | None = None,
         dimensions: Sequence[str] = (),
+        timezone: str = "UTC",
     ) -> str:
         """The SQL `summary` would run, for audit: a comment line with the bound parameters
         (JSON), then the statement with its placeholders."""
-        _, _, plan = self._summary_plan(metric, subject_id, period, granularity, dimensions)
+        if subject_id is None:
+            check_id(subject_id)
+        _, w = self._summary_window(subject_id, period, granularity, dimensions, timezone)
+        plan = self.plan(as_metric(metric), w)
         header = "-- parameters: " + json.dumps(plan.params, ensure_ascii=True, sort_keys=True)
         from ..compiler import render  # deep compiled values need its recursion room (and E004)
 
@@ -698,15 +565,17 @@ class Engine(ABC):
     # --- pricing (SPEC §6): thin delegations to meterql.price ------------------------------------
 
     def evaluate_price(self, price: Any, subject_id: str, timeframe_start: Any, timeframe_end: Any,
-                       filter: str | None = None, grouping_keys: Sequence[str] = (), **kwargs: Any) -> Any:
-        from .. import price as _price
+                       filter: str | None = None, grouping_keys: Sequence[str] = (), *,
+                       timezone: str = "UTC", **kwargs: Any) -> Any:
+        from ..pricing import evaluation
 
-        return _price.evaluate_price(self, price, subject_id, timeframe_start, timeframe_end, filter,
-                                     grouping_keys, **kwargs)
+        return evaluation.evaluate_price(self, price, subject_id, timeframe_start, timeframe_end, filter,
+                                         grouping_keys, timezone=timezone, **kwargs)
 
     def evaluate_prices(self, prices: Sequence[Any], subject_id: str, timeframe_start: Any, timeframe_end: Any,
-                        filter: str | None = None, grouping_keys: Sequence[str] = (), **kwargs: Any) -> Any:
-        from .. import price as _price
+                        filter: str | None = None, grouping_keys: Sequence[str] = (), *,
+                        timezone: str = "UTC", **kwargs: Any) -> Any:
+        from ..pricing import evaluation
 
-        return _price.evaluate_prices(self, prices, subject_id, timeframe_start, timeframe_end, filter,
-                                      grouping_keys, **kwargs)
+        return evaluation.evaluate_prices(self, prices, subject_id, timeframe_start, timeframe_end, filter,
+                                          grouping_keys, timezone=timezone, **kwargs)

@@ -23,12 +23,14 @@ Guarantees:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 from .. import numbers
 from ..errors import EngineError, InvalidSpec, LimitExceeded, TooManyRows, describe_type
+from ..plan.build import with_row_limit
+from ..plan.window import Window, check_id
 from .models import Cell, MatrixModel, Price, finish
 
 DAY_MS = 86_400_000
@@ -231,11 +233,11 @@ def _too_many_rows(limits: PriceLimits) -> LimitExceeded:
 # --- the three entry points ---------------------------------------------------------------------
 
 # aggregate(metrics, dimensions, filter) -> one list of aggregate rows per metric
-Aggregator = Callable[[Sequence[Any], tuple[str, ...], "str | None"], Sequence[Sequence[Any]]]
+AggregateFn = Callable[[Sequence[Any], tuple[str, ...], "str | None"], Sequence[Sequence[Any]]]
 
 
 def _evaluate_with(
-    aggregate: Aggregator, prices: Sequence[Price], request: _Request, limits: PriceLimits
+    aggregate: AggregateFn, prices: Sequence[Price], request: _Request, limits: PriceLimits
 ) -> list[list[PriceRow]]:
     """Evaluate prices with as few aggregations as their shapes allow: prices that aggregate by
     the same dimensions go to one `aggregate` call (one `aggregate_many` on an engine), and
@@ -265,38 +267,35 @@ def _evaluate_with(
     return [r for r in results if r is not None]
 
 
-def _engine_aggregator(engine: Any, subject_id: str, request: _Request, limits: PriceLimits) -> Aggregator:
+class Aggregator(Protocol):
+    """What pricing needs of a source of aggregates: an engine, or the reference over supplied
+    events (`preview.ReferenceAggregator`). One list of rows per metric."""
+
+    def aggregate_many(self, metrics: Sequence[Any], window: Window, *,
+                       max_rows: int | None = None) -> Sequence[Sequence[Any]]: ...
+
+
+def _window(subject_id: str, request: _Request, timezone: str = "UTC") -> Window:
+    """The request's timeframe (start inclusive, end exclusive) for one subject, no buckets."""
+    return Window(subject_id, request.start_ms, request.end_ms, True, False, None, (), None, timezone)
+
+
+def _aggregator(source: Aggregator, window: Window, request: _Request, limits: PriceLimits) -> AggregateFn:
     def aggregate(metrics: Sequence[Any], dims: tuple[str, ...], filter: str | None) -> Sequence[Sequence[Any]]:
         # Without matrix dimensions beyond the grouping keys, one aggregate row is one price row:
         # the engine's query then stops at max_rows + 1 rows (fail fast, not after the whole result).
         cap = None
         if limits.max_rows is not None and len(dims) == len(set(request.grouping_keys)):
-            engine_max = getattr(getattr(engine, "limits", None), "max_rows", None)
+            engine_max = getattr(getattr(source, "limits", None), "max_rows", None)
             if engine_max is None or limits.max_rows <= engine_max:
                 cap = limits.max_rows
         try:
-            return _aggregate(metrics, dims, filter, cap)
+            return source.aggregate_many(list(metrics), replace(window, dimensions=dims, extra_filter=filter),
+                                         max_rows=cap)
         except TooManyRows as exc:
             if cap is not None and exc.max_rows == cap:
                 raise _too_many_rows(limits) from None
             raise
-
-    def _aggregate(metrics: Sequence[Any], dims: tuple[str, ...], filter: str | None,
-                   cap: int | None) -> Sequence[Sequence[Any]]:
-        kwargs = dict(
-            subject_id=subject_id,
-            start_ms=request.start_ms,
-            end_ms=request.end_ms,
-            inclusive_start=True,
-            inclusive_end=False,
-            granularity=None,
-            dimensions=dims,
-            extra_filter=filter,
-            max_rows=cap,
-        )
-        if len(metrics) == 1:
-            return [engine.aggregate(metrics[0], **kwargs)]
-        return engine.aggregate_many(list(metrics), **kwargs)
 
     return aggregate
 
@@ -310,8 +309,6 @@ def _as_price(price: Any) -> Price:
 
 
 def _subject(subject_id: Any) -> str:
-    from ..engines.base import check_id
-
     return check_id(subject_id)  # the ingest rule for ids (SPEC §1): InvalidSpec otherwise
 
 
@@ -330,7 +327,7 @@ def _prices(prices: Any) -> list[Any]:
 
 
 def evaluate_price(
-    engine: Any,
+    engine: Aggregator,
     price: Price | Mapping[str, Any],
     subject_id: str,
     timeframe_start: Any,
@@ -340,16 +337,19 @@ def evaluate_price(
     *,
     limits: PriceLimits | None = None,
     now: Any = None,
+    timezone: str = "UTC",
 ) -> list[PriceRow]:
     """Evaluate one price over the engine's stored events of `subject_id` in
-    [timeframe_start, timeframe_end). `now` (a timestamp) pins the lookback limit's clock."""
+    [timeframe_start, timeframe_end). `now` (a timestamp) pins the lookback limit's clock;
+    `timezone` (an IANA name) travels in the `Window`."""
     return evaluate_prices(
-        engine, [price], subject_id, timeframe_start, timeframe_end, filter, grouping_keys, limits=limits, now=now
+        engine, [price], subject_id, timeframe_start, timeframe_end, filter, grouping_keys, limits=limits, now=now,
+        timezone=timezone,
     )[0]
 
 
 def evaluate_prices(
-    engine: Any,
+    engine: Aggregator,
     prices: Sequence[Price | Mapping[str, Any]],
     subject_id: str,
     timeframe_start: Any,
@@ -359,6 +359,7 @@ def evaluate_prices(
     *,
     limits: PriceLimits | None = None,
     now: Any = None,
+    timezone: str = "UTC",
 ) -> list[list[PriceRow]]:
     """Evaluate several prices with the same request; one result per price, in order. Prices
     that aggregate by the same dimensions share one scan (`engine.aggregate_many`)."""
@@ -372,7 +373,8 @@ def evaluate_prices(
     subject = _subject(subject_id)
     now_ms = None if now is None else to_millis(now, "now")
     request = _request(timeframe_start, timeframe_end, filter, grouping_keys, limits, now_ms)
-    return _evaluate_with(_engine_aggregator(engine, subject, request, limits), parsed, request, limits)
+    window = _window(subject, request, timezone)
+    return _evaluate_with(_aggregator(engine, window, request, limits), parsed, request, limits)
 
 
 def explain_price(
@@ -391,9 +393,8 @@ def explain_price(
     subject = _subject(subject_id)
     request = _request(timeframe_start, timeframe_end, filter, grouping_keys, DEFAULT_LIMITS, None, check_lookback=False)
     dims, _, _ = _dimensions(parsed, request)
-    plan = engine.plan(parsed.metric, subject, request.start_ms, request.end_ms, True, False, None, dims, request.filter)
+    plan = engine.plan(parsed.metric, replace(_window(subject, request), dimensions=dims, extra_filter=request.filter))
     from ..compiler import render  # deep compiled values need its recursion room (and E004)
-    from ..query import with_row_limit
 
     cap = getattr(getattr(engine, "limits", None), "max_rows", None)
     price_max = DEFAULT_LIMITS.max_rows
@@ -455,12 +456,13 @@ def evaluate_preview(
     `subject_id`, only that subject's events count, as on the stored path; without it the events
     must all belong to one subject. The lookback limit does not apply: nothing is scanned.
     Results equal `evaluate_price` on a store holding the same events (tested on both engines)."""
-    from .preview import preview_aggregator
+    from .preview import ReferenceAggregator, preview_events
 
     limits = _limits(limits)
     parsed = _as_price(price)
     if subject_id is not None:
         _subject(subject_id)
     request = _request(timeframe_start, timeframe_end, filter, grouping_keys, limits, None, check_lookback=False)
-    aggregate = preview_aggregator(events, subject_id, request, limits)
+    stored, subject = preview_events(events, subject_id, limits.max_preview_events)
+    aggregate = _aggregator(ReferenceAggregator(stored), _window(subject, request), request, limits)
     return _evaluate_with(aggregate, [parsed], request, limits)[0]

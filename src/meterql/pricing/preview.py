@@ -2,8 +2,9 @@
 
 Consumes: an iterable of raw events (at most `PriceLimits.max_preview_events`), the subject or
 None, and the evaluation request.
-Produces: an aggregator with the engine's shape (`aggregate(metrics, dimensions, filter)` → one
-list of rows per metric), backed by the reference aggregation (`meterql.reference`).
+Produces: a `ReferenceAggregator`, the pricing `Aggregator` an engine also is
+(`aggregate_many(metrics, window)` → one list of rows per metric), backed by the reference
+aggregation (`meterql.reference`).
 Guarantees: events are validated exactly as `ingest` validates them, but a bad event fails the
 call (`InvalidSpec` naming its index and reason) instead of being dropped: a calculator's input
 is the caller's to fix. The first event with a given `event_id` wins, as in a store.
@@ -18,6 +19,8 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..errors import InvalidSpec, LimitExceeded, describe_type
+from ..plan.window import Window
+from ..values import StoredEvent
 
 PREVIEW_SUBJECT = "preview"
 _ID_PREFIX = "meterql-preview-"
@@ -53,18 +56,22 @@ def _events(events: Iterable[Mapping[str, Any]], subject_id: str | None, max_eve
     return out, (subjects.pop() if subjects else PREVIEW_SUBJECT)
 
 
-def preview_aggregator(events: Iterable[Mapping[str, Any]], subject_id: str | None, request: Any, limits: Any):
-    from ..reference import reference_rows
-
-    stored, subject = _events(events, subject_id, limits.max_preview_events)
-
-    def aggregate(metrics: Sequence[Any], dims: tuple[str, ...], filter: str | None) -> list[list[Any]]:
-        return [
-            reference_rows(stored, m, subject, request.start_ms, request.end_ms, True, False, None, dims, filter)
-            for m in metrics
-        ]
-
-    return aggregate
+def preview_events(events: Iterable[Mapping[str, Any]], subject_id: str | None,
+                   max_events: int | None) -> tuple[list[StoredEvent], str]:
+    """The supplied events, validated, and the subject they are aggregated for."""
+    return _events(events, subject_id, max_events)
 
 
-__all__ = ["PREVIEW_SUBJECT", "preview_aggregator"]
+class ReferenceAggregator:
+    """The pricing `Aggregator` over supplied events: the reference (`reference_rows`)."""
+
+    def __init__(self, stored: Sequence[StoredEvent]) -> None:
+        self.stored = stored
+
+    def aggregate_many(self, metrics: Sequence[Any], window: Window, *, max_rows: int | None = None) -> list[list[Any]]:
+        from ..reference import reference_rows
+
+        return [reference_rows(self.stored, m, window) for m in metrics]
+
+
+__all__ = ["PREVIEW_SUBJECT", "ReferenceAggregator", "preview_events"]
