@@ -7,7 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from meterql.reference import reference_rows
+from meterql.plan import Window
+from meterql.reference import reference_rows as _reference_rows
+
+
+def reference_rows(events, metric, subject_id, start_ms, end_ms, **window):
+    """The reference's rows for one subject's window (keywords: the Window's fields)."""
+    return _reference_rows(events, metric, Window(subject_id, start_ms, end_ms, **window))
 
 D = Decimal
 

@@ -148,9 +148,10 @@ def build(metrics: Sequence[Metric], window: Window, dialect: str, table: exp.Ta
 @functools.lru_cache(maxsize=512)
 def _template(metrics: tuple[Metric, ...], shape: tuple[Any, ...], dialect: str, table_name: tuple[str | None, str],
               wide: int) -> Template:
-    scope, inclusive_start, inclusive_end, granularity, timezone, dimensions, extra_filter = shape
-    # The shape as a window (bounds are parameters; the bucket functions read only the shape).
-    shape_window = Window("-", 0, 0, inclusive_start, inclusive_end, granularity, dimensions, extra_filter, timezone)
+    scope, inclusive_start, inclusive_end, granularity, timezone, dimensions, extra_filter, bounds = shape
+    # The shape as a window (bounds are parameters — but a local-time bucket key's literals come
+    # from the period, which is then part of the shape; the bucket functions read only the shape).
+    shape_window = Window("-", *bounds, inclusive_start, inclusive_end, granularity, dimensions, extra_filter, timezone)
     g = plan_gen(dialect)
     shared = len(metrics) > 1
     recurring = not shared and metrics[0].recurring

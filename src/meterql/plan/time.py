@@ -4,17 +4,18 @@ a timestamp in Python, a bucket's end, a bucket cut to the period, the bucket st
 Consumes: a `Window` (granularity, period bounds and flags, time zone) and epoch milliseconds.
 Produces: integers (epoch ms) and, for SQL, a sqlglot expression through the dialect's hooks.
 Guarantees: integer arithmetic with a true floor (also before 1970); weeks start Monday 00:00.
-Buckets are UTC buckets for now: `Window.timezone` is carried here unread — the time-zone and
-month buckets replace these bodies (the signatures stay).
+Buckets are local-time buckets of `Window.timezone` (`meterql.buckets`: DST-correct, weeks from
+Monday, months; in UTC exactly the plain integer floors).
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
-from ..dialects.plan import floor_ms
+from ..buckets import GRANULARITIES, Buckets
 
 if TYPE_CHECKING:
     from .window import Window
@@ -22,29 +23,42 @@ if TYPE_CHECKING:
 HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 WEEK_MS = 7 * DAY_MS
-GRANULARITY_MS = {"hour": HOUR_MS, "day": DAY_MS, "week": WEEK_MS}
-GRANULARITIES = tuple(GRANULARITY_MS)
-# 1970-01-01 was a Thursday: shifting by 3 days puts Monday 00:00 UTC on multiples of a week.
-_OFFSET_MS = {"hour": 0, "day": 0, "week": 3 * DAY_MS}
+
+
+@lru_cache(maxsize=256)
+def buckets(granularity: str, timezone: str) -> Buckets:
+    """The (validated, cached) local-time buckets of a granularity in a zone (`meterql.buckets`)."""
+    return Buckets(granularity, timezone)
+
+
+def _of(window: "Window") -> Buckets:
+    g = window.granularity
+    assert g is not None
+    return buckets(g, window.timezone)
+
+
+def key_depends_on_period(granularity: str | None, timezone: str) -> bool:
+    """Whether the SQL bucket key holds literals computed from the period (the zone's offset
+    segments inside it): then a statement's cache key must include the period. UTC hour, day
+    and week keys are the plain floors, the same for every period."""
+    return granularity is not None and (timezone != "UTC" or granularity == "month")
 
 
 def sql_bucket_key(ts: exp.Expression, window: "Window", dialect: str) -> exp.Expression:
-    """The floor of `ts` (an integer epoch-ms column) to the window's bucket, in SQL."""
-    g = window.granularity
-    assert g is not None
-    return floor_ms(ts, GRANULARITY_MS[g], _OFFSET_MS[g])
+    """The start of the bucket holding `ts` (an integer epoch-ms column), in SQL — correct for
+    every `ts` in the window's period (`Buckets.sql_key`)."""
+    lo, hi = period_range(window)
+    return _of(window).sql_key(ts, lo, max(hi, lo + 1), dialect)
 
 
 def bucket_floor(ms: int, window: "Window") -> int:
     """The start of the (uncut) bucket holding `ms`."""
-    g = window.granularity
-    assert g is not None
-    return ms - (ms + _OFFSET_MS[g]) % GRANULARITY_MS[g]  # Python's % is already a floor modulo
+    return _of(window).floor(ms)
 
 
 def bucket_end(start: int, window: "Window") -> int:
     """The (exclusive) end of the uncut bucket starting at `start`."""
-    return start + GRANULARITY_MS[window.granularity]  # type: ignore[index]
+    return _of(window).next(start)
 
 
 def bucket_starts(lo: int, hi: int, window: "Window") -> list[int]:
@@ -54,11 +68,7 @@ def bucket_starts(lo: int, hi: int, window: "Window") -> list[int]:
         return [window.start_ms]
     if lo >= hi:
         return []
-    out, b, last = [], bucket_floor(lo, window), bucket_floor(hi - 1, window)
-    while b <= last:
-        out.append(b)
-        b = bucket_end(b, window)
-    return out
+    return _of(window).starts(lo, hi)
 
 
 def period_range(window: "Window") -> tuple[int, int]:

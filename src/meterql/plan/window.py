@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any, Iterable, Mapping
 
 from ..errors import InvalidSpec, LimitExceeded, describe_type, show
-from .time import GRANULARITIES
+from .time import GRANULARITIES, key_depends_on_period
 
 
 class Scope(StrEnum):
@@ -99,7 +99,7 @@ def check_dimension_count(n: int, limits: Any, what: str = "dimensions") -> None
 
 def check_granularity(granularity: Any) -> str | None:
     if granularity is not None and (not isinstance(granularity, str) or granularity not in GRANULARITIES):
-        raise InvalidSpec(f"granularity must be hour, day, week or None, not {_kind(granularity)}")
+        raise InvalidSpec(f"granularity must be hour, day, week, month or None, not {_kind(granularity)}")
     return granularity
 
 
@@ -179,8 +179,12 @@ class Window:
     @property
     def shape(self) -> tuple[Any, ...]:
         """What the statement depends on (subjects and bounds are bound parameters)."""
+        # A local-time (or month) bucket key holds literals computed from the period: then the
+        # bounds belong to the shape too (`time.key_depends_on_period`).
+        bounds = ((self.start_ms, self.end_ms) if key_depends_on_period(self.granularity, self.timezone)
+                  else (0, 0))
         return (self.scope, self.inclusive_start, self.inclusive_end, self.granularity, self.timezone,
-                self.dimensions, self.extra_filter)
+                self.dimensions, self.extra_filter, bounds)
 
     def within(self, limits: Any) -> "Window":
         """This window, checked against an engine's `QueryLimits` (the number of dimensions)."""
