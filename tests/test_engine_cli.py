@@ -381,3 +381,37 @@ def test_evaluate_preview_on_a_jsonl_file_names_the_bad_line(tmp_path, capsys):
     path.write_bytes(event_line("a", "3") + b"\n{oops\n")
     assert main(["evaluate", "--events", str(path), "--price", str(tmp_path / "p.json"), *PERIOD]) == 1
     assert "line 2: not valid JSON" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "chdb"])
+def test_summary_by_local_day_and_month(kind, tmp_path, capsys):
+    """`--timezone`: Berlin days over the March 2024 DST change (23 hours: Mar 30 23:00Z to
+    Mar 31 22:00Z) and Berlin months; row periods stay UTC text. Worked out by hand: the events
+    at Mar 30 23:30Z (00:30 local Mar 31) and Mar 31 21:30Z (23:30 CEST) are one local day."""
+    path = tmp_path / "e.jsonl"
+    evs = [("a", "2024-03-30T23:30:00Z", 1), ("b", "2024-03-31T21:30:00Z", 2), ("c", "2024-03-31T22:30:00Z", 4)]
+    path.write_text("".join(json.dumps({"event_id": i, "subject_id": "s1", "event_name": "x", "timestamp": t,
+                                        "properties": {"v": v}}) + "\n" for i, t, v in evs))
+    url = db_url(kind, tmp_path)
+    keeper = meterql.connect(url) if kind == "chdb" else None  # chdb in memory lives while a client is open
+    assert main(["ingest", str(path), "--db", url]) == 0
+    capsys.readouterr()
+    base = ["summary", "--db", url, "--code", "m", "--aggregation", "sum", "--value", "v", "--subject", "s1",
+            "--start", "2024-03-30T00:00:00Z", "--end", "2024-04-02T00:00:00Z", "--timezone", "Europe/Berlin",
+            "--json"]
+    assert main([*base, "--granularity", "day"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["period"]["start"], r["period"]["end"], r["value"]) for r in rows] == [
+        ("2024-03-30T23:00:00Z", "2024-03-31T22:00:00Z", "3"),
+        ("2024-03-31T22:00:00Z", "2024-04-01T22:00:00Z", "4"),
+    ]
+    assert main([*base, "--granularity", "month"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["period"]["start"], r["period"]["end"], r["value"]) for r in rows] == [
+        ("2024-03-30T00:00:00Z", "2024-03-31T22:00:00Z", "3"),  # March (local), cut to the period
+        ("2024-03-31T22:00:00Z", "2024-04-02T00:00:00Z", "4"),
+    ]
+    assert main([*base[:-1], "--timezone", "Mars/Olympus"]) != 0
+    assert "time zone" in capsys.readouterr().err
+    if keeper is not None:
+        keeper.close()

@@ -37,8 +37,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="whether the period includes its start (default: yes)")
     r.add_argument("--inclusive-end", action=argparse.BooleanOptionalAction, default=False,
                    help="whether the period includes its end (default: no)")
-    r.add_argument("--granularity", choices=["hour", "day", "week"],
-                   help="one row per UTC bucket (weeks start Monday); default: one row for the period")
+    r.add_argument("--granularity", choices=["hour", "day", "week", "month"],
+                   help="one row per bucket of local time in --timezone (weeks start Monday); "
+                   "default: one row for the period")
+    r.add_argument("--timezone", default="UTC", metavar="ZONE",
+                   help="IANA time zone of the buckets, e.g. Europe/Berlin (default: UTC); "
+                   "row periods are still printed in UTC")
     r.add_argument("--dimension", action="append", default=[], metavar="EXPR",
                    help="group by this expression (repeatable)")
     add_db_argument(p)
@@ -75,10 +79,12 @@ def run(args: argparse.Namespace) -> int:
     metric = _metric(args)
     period = Period(_time(args.start), _time(args.end), args.inclusive_start, args.inclusive_end)
     if args.explain:
-        print(offline_engine(args.db).explain(metric, args.subject, period, args.granularity, args.dimension))
+        print(offline_engine(args.db).explain(metric, args.subject, period, args.granularity, args.dimension,
+                                                 timezone=args.timezone))
         return 0
     with meterql.connect(args.db) as engine:
-        rows = engine.summary(metric, args.subject, period, args.granularity, args.dimension)
+        rows = engine.summary(metric, args.subject, period, args.granularity, args.dimension,
+                              timezone=args.timezone)
     if args.json:
         print(json.dumps([r.to_dict() for r in rows], indent=2, ensure_ascii=False))
         return 0
