@@ -94,6 +94,9 @@ def test_readme_outputs_are_what_the_code_prints(tmp_path, monkeypatch, capsys):
         assert (report.inserted, report.duplicates) == (2, 0)
         assert isinstance(report.rejected, list) and [i for i, _ in report.rejected] == [2]
         engine, metric, period = namespace["engine"], namespace["metric"], namespace["period"]
+        # October in Berlin is [Sep 30 22:00Z, Oct 31 23:00Z): cut to the period, one row of both events
+        berlin = engine.summary(metric, "subj_1", period, "month", timezone="Europe/Berlin")
+        assert [(r.period.start, r.period.end, r.value) for r in berlin] == [(1759276800000, 1761951600000, "1212.5")]
         rows = engine.summary(metric, "subj_1", period, "day", ["model"])
         assert [(dict(r.dimension_coordinates)["model"], r.value) for r in rows] == [("claude", "12.5"), ("gpt", "1200")]
         # tiered: the first 1,000 tokens free, then 0.002 each: gpt 200 × 0.002 = 0.4
