@@ -3,11 +3,11 @@ Every expected period and value is worked out by hand in the comment next to it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 
 from meterql.plan import Window
+from test_reference import Spec  # the duck-typed metric the reference accepts
 from meterql.reference import reference_rows as _reference_rows
 
 
@@ -18,15 +18,6 @@ def reference_rows(events, metric, subject_id, start_ms, end_ms, **window):
 D = Decimal
 
 
-@dataclass(frozen=True)
-class Spec:
-    aggregation: str
-    value: str | None = None
-    filter: str | None = None
-    event_name: str | None = "call"
-    rounding: str | None = None
-    rounding_precision: int = 0
-    recurring: bool = False
 
 
 def z(text: str) -> int:
