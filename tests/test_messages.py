@@ -210,7 +210,7 @@ def test_float_amount_message_suggests_a_json_string():
 # --- engine methods with bad arguments (both engines) ---------------------------------------------
 
 BAD_CALLS = [
-    lambda e: e.summary(METRIC, "s", PERIOD, granularity="month"),
+    lambda e: e.summary(METRIC, "s", PERIOD, granularity="year"),
     lambda e: e.summary(METRIC, "s", PERIOD, granularity=["day"]),
     lambda e: e.summary(METRIC, "s", PERIOD, granularity=None, dimensions="a"),
     lambda e: e.summary(METRIC, "s", PERIOD, dimensions=[5]),
