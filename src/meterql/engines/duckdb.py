@@ -230,6 +230,14 @@ class DuckDBEngine(Engine):
                 if deadline is not None:
                     deadline.cancel()
 
+    def _execute(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
+        """Run one write statement (the server's catalogue) with bound parameters, under the lock."""
+        with self._lock:
+            try:
+                return _fetch(self._con, sql, dict(params) if params else None)
+            except duckdb.Error as exc:
+                raise translate(exc) from None
+
     def _insert(self, events: list[Any]) -> int:
         return self._store_rows(self._prepare_rows([_row(e) for e in events]))
 

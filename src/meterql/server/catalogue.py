@@ -1,0 +1,157 @@
+"""The service's catalogue, stored beside `events` in the same store: metrics and subjects.
+
+Tables `metrics` (id `pmtr_…`, the metric payload as JSON) and `subjects` (id `subj_…`, unique
+`external_id`, name, email, metadata JSON). Every value travels as a bound parameter. Writes are
+rare and go through one lock per catalogue, so "external_id is unique" is checked and written as
+one step (one server process per store, as the engines already require for chdb)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from typing import Any
+
+from ..errors import MeterqlError
+
+DUCKDB_DDL = [
+    """CREATE TABLE IF NOT EXISTS metrics (
+    id         VARCHAR PRIMARY KEY,
+    payload    VARCHAR NOT NULL,
+    created_ms BIGINT NOT NULL
+)""",
+    """CREATE TABLE IF NOT EXISTS subjects (
+    id          VARCHAR PRIMARY KEY,
+    external_id VARCHAR UNIQUE,
+    name        VARCHAR,
+    email       VARCHAR,
+    metadata    VARCHAR NOT NULL,
+    created_ms  BIGINT NOT NULL
+)""",
+]
+
+
+def _clickhouse_ddl(db: str) -> list[str]:
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {db}.metrics (
+    id String, payload String, created_ms Int64
+) ENGINE = MergeTree ORDER BY id""",
+        f"""CREATE TABLE IF NOT EXISTS {db}.subjects (
+    id String, external_id Nullable(String), name Nullable(String), email Nullable(String),
+    metadata String, created_ms Int64
+) ENGINE = MergeTree ORDER BY id""",
+    ]
+
+
+class Conflict(MeterqlError):
+    """A unique key (a subject's external_id) already taken."""
+
+
+def new_id(prefix: str) -> str:
+    return prefix + "_" + secrets.token_urlsafe(18).replace("-", "A").replace("_", "B")[:24]
+
+
+_SUBJECT_COLUMNS = "id, external_id, name, email, metadata, created_ms"
+
+
+class Catalogue:
+    """Metrics and subjects over one engine's connection (DuckDB or ClickHouse/chdb)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self._lock = threading.Lock()
+        if engine.dialect == "duckdb":
+            self._metrics, self._subjects = "metrics", "subjects"
+            for stmt in DUCKDB_DDL:
+                engine._execute(stmt)
+        else:
+            from ..engines.clickhouse import _ident
+
+            db = _ident(engine.database)
+            self._metrics, self._subjects = f"{db}.metrics", f"{db}.subjects"
+            for stmt in _clickhouse_ddl(db):
+                engine._command(stmt)
+
+    # --- dialect helpers: a parameter placeholder and a write ------------------------------------
+
+    def _p(self, name: str, typ: str = "String") -> str:
+        return f"${name}" if self.engine.dialect == "duckdb" else f"{{{name}:{typ}}}"
+
+    def _write(self, sql: str, params: dict[str, Any]) -> None:
+        if self.engine.dialect == "duckdb":
+            self.engine._execute(sql, params)
+        else:
+            self.engine._command(sql, params)
+
+    def _read(self, sql: str, params: dict[str, Any]) -> list[tuple]:
+        return self.engine._query(sql, params)
+
+    # --- metrics ------------------------------------------------------------------------------
+
+    def create_metric(self, payload: dict[str, Any]) -> dict[str, Any]:
+        mid = new_id("pmtr")
+        p = self._p
+        with self._lock:
+            self._write(
+                f"INSERT INTO {self._metrics} (id, payload, created_ms) "
+                f"SELECT {p('id')}, {p('payload')}, {p('ms', 'Int64')}",
+                {"id": mid, "payload": json.dumps(payload, sort_keys=True), "ms": int(time.time() * 1000)},
+            )
+        return {"id": mid, **payload}
+
+    def get_metric(self, mid: str) -> dict[str, Any] | None:
+        rows = self._read(f"SELECT id, payload FROM {self._metrics} WHERE id = {self._p('id')}", {"id": mid})
+        return {"id": rows[0][0], **json.loads(rows[0][1])} if rows else None
+
+    def list_metrics(self, limit: int, offset: int = 0) -> list[dict[str, Any]]:
+        rows = self._read(
+            f"SELECT id, payload FROM {self._metrics} ORDER BY created_ms, id "
+            f"LIMIT {self._p('limit', 'Int64')} OFFSET {self._p('offset', 'Int64')}",
+            {"limit": limit, "offset": offset},
+        )
+        return [{"id": i, **json.loads(payload)} for i, payload in rows]
+
+    # --- subjects -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _subject(row: tuple) -> dict[str, Any]:
+        sid, ext, name, email, metadata, ms = row
+        return {"id": sid, "external_id": ext, "name": name, "email": email,
+                "metadata": json.loads(metadata), "created_ms": int(ms)}
+
+    def create_subject(self, external_id: str | None, name: str | None, email: str | None,
+                       metadata: dict[str, str]) -> dict[str, Any]:
+        sid = new_id("subj")
+        p = self._p
+        with self._lock:
+            if external_id is not None and self.get_subject(external_id) is not None:
+                raise Conflict(f"a subject with external_id or id {json.dumps(external_id)} already exists")
+            ms = int(time.time() * 1000)
+            self._write(
+                f"INSERT INTO {self._subjects} ({_SUBJECT_COLUMNS}) SELECT {p('id')}, "
+                f"{p('ext', 'Nullable(String)')}, {p('name', 'Nullable(String)')}, "
+                f"{p('email', 'Nullable(String)')}, {p('metadata')}, {p('ms', 'Int64')}",
+                {"id": sid, "ext": external_id, "name": name, "email": email,
+                 "metadata": json.dumps(metadata, sort_keys=True), "ms": ms},
+            )
+        return {"id": sid, "external_id": external_id, "name": name, "email": email,
+                "metadata": dict(metadata), "created_ms": ms}
+
+    def get_subject(self, key: str) -> dict[str, Any] | None:
+        """By id, else by external id (an id wins when both match)."""
+        p = self._p
+        rows = self._read(
+            f"SELECT {_SUBJECT_COLUMNS} FROM {self._subjects} "
+            f"WHERE id = {p('k')} OR external_id = {p('k')} ORDER BY id = {p('k')} DESC LIMIT 1",
+            {"k": key},
+        )
+        return self._subject(rows[0]) if rows else None
+
+    def list_subjects(self, limit: int, offset: int = 0) -> list[dict[str, Any]]:
+        rows = self._read(
+            f"SELECT {_SUBJECT_COLUMNS} FROM {self._subjects} ORDER BY created_ms, id "
+            f"LIMIT {self._p('limit', 'Int64')} OFFSET {self._p('offset', 'Int64')}",
+            {"limit": limit, "offset": offset},
+        )
+        return [self._subject(r) for r in rows]
