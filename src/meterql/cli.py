@@ -15,7 +15,7 @@ import logging
 import os
 import sys
 
-COMMANDS = ("check", "sql", "ingest", "summary", "evaluate", "demo")
+COMMANDS = ("check", "sql", "ingest", "summary", "evaluate", "demo", "serve")
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
