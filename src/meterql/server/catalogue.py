@@ -55,37 +55,45 @@ def new_id(prefix: str) -> str:
 _SUBJECT_COLUMNS = "id, external_id, name, email, metadata, created_ms"
 
 
+class _DuckDBStore:
+    """DuckDB: `$name` parameters, writes through `DuckDBEngine._execute`."""
+
+    def __init__(self, engine: Any) -> None:
+        self.tables, self.ddl, self.write = ("metrics", "subjects"), DUCKDB_DDL, engine._execute
+
+    @staticmethod
+    def param(name: str, typ: str = "String") -> str:
+        return f"${name}"
+
+
+class _ClickHouseStore:
+    """ClickHouse/chdb: `{name:Type}` parameters, writes through `ClickHouseEngine._command`."""
+
+    def __init__(self, engine: Any) -> None:
+        from ..engines.clickhouse import _ident
+
+        db = _ident(engine.database)
+        self.tables, self.ddl, self.write = (f"{db}.metrics", f"{db}.subjects"), _clickhouse_ddl(db), engine._command
+
+    @staticmethod
+    def param(name: str, typ: str = "String") -> str:
+        return f"{{{name}:{typ}}}"
+
+
+_STORES = {"duckdb": _DuckDBStore, "clickhouse": _ClickHouseStore}
+
+
 class Catalogue:
     """Metrics and subjects over one engine's connection (DuckDB or ClickHouse/chdb)."""
 
     def __init__(self, engine: Any) -> None:
         self.engine = engine
         self._lock = threading.Lock()
-        if engine.dialect == "duckdb":
-            self._metrics, self._subjects = "metrics", "subjects"
-            for stmt in DUCKDB_DDL:
-                engine._execute(stmt)
-        else:
-            from ..engines.clickhouse import _ident
-
-            db = _ident(engine.database)
-            self._metrics, self._subjects = f"{db}.metrics", f"{db}.subjects"
-            for stmt in _clickhouse_ddl(db):
-                engine._command(stmt)
-
-    # --- dialect helpers: a parameter placeholder and a write ------------------------------------
-
-    def _p(self, name: str, typ: str = "String") -> str:
-        return f"${name}" if self.engine.dialect == "duckdb" else f"{{{name}:{typ}}}"
-
-    def _write(self, sql: str, params: dict[str, Any]) -> None:
-        if self.engine.dialect == "duckdb":
-            self.engine._execute(sql, params)
-        else:
-            self.engine._command(sql, params)
-
-    def _read(self, sql: str, params: dict[str, Any]) -> list[tuple]:
-        return self.engine._query(sql, params)
+        self._sql = _STORES[engine.dialect](engine)
+        self._metrics, self._subjects = self._sql.tables
+        self._p, self._write, self._read = self._sql.param, self._sql.write, engine._query
+        for stmt in self._sql.ddl:
+            self._write(stmt, {})
 
     # --- metrics ------------------------------------------------------------------------------
 
