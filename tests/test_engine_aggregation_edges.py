@@ -29,14 +29,7 @@ T0 = 1704067200000  # 2024-01-01T00:00:00Z, a Monday
 D = Decimal
 B = "90000000000000000000000000"  # 9·10^25: in range; 2B is not
 
-_n = 0
-
-
-def ev(ts, subject="s1", name="call", event_id=None, **props):
-    global _n
-    _n += 1
-    return {"event_id": event_id or f"id{_n}", "subject_id": subject, "event_name": name, "timestamp": ts,
-            "properties": props}
+from test_engine_edges import ev  # noqa: E402  (one event builder: fresh ids, raw event dicts)
 
 
 OVERFLOW = "overflow"
