@@ -31,11 +31,14 @@ KEY = "test-key-0123456789"
 
 
 def lark_sdk() -> Path:
-    """A directory holding only the pinned lark-billing (its dependencies are meterql's own)."""
-    marker = SDK_DIR / f"lark_billing-{SDK_VERSION}.dist-info"
-    if not marker.is_dir():
+    """A directory holding the pinned lark-billing and the two of its dependencies that meterql
+    does not already install (sniffio, distro; httpx, anyio, pydantic and typing-extensions come
+    with meterql's own). `--no-deps`: nothing else is resolved into it, so it never shadows more
+    than the SDK in the driver's process."""
+    markers = [SDK_DIR / f"lark_billing-{SDK_VERSION}.dist-info", SDK_DIR / "sniffio", SDK_DIR / "distro"]
+    if not all(m.is_dir() for m in markers):
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(SDK_DIR),
-                        f"lark-billing=={SDK_VERSION}"], check=True)
+                        f"lark-billing=={SDK_VERSION}", "sniffio>=1.3,<2", "distro>=1.7,<2"], check=True)
     return SDK_DIR
 
 
