@@ -16,6 +16,8 @@ from typing import ClassVar
 
 from sqlglot import exp
 
+from .base import fn as func  # a call of a trusted function name (a constant here, never customer text)
+
 SCALE = 10**12  # the 10^-12 units of DuckDB's split sums
 
 
@@ -41,11 +43,6 @@ def and_(*conds: exp.Expression) -> exp.Expression:
     for c in conds[1:]:
         out = exp.And(this=out, expression=p(c))
     return out
-
-
-def func(name: str, *args: exp.Expression) -> exp.Expression:
-    # `name` is always a constant of this package, never customer text.
-    return exp.Anonymous(this=name, expressions=list(args))
 
 
 def floor_ms(ts: exp.Expression, unit: int, offset: int) -> exp.Expression:
