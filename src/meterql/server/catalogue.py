@@ -1,7 +1,8 @@
-"""The service's catalogue, stored beside `events` in the same store: metrics and subjects.
+"""The service's catalogue, stored beside `events` in the same store: metrics, subjects, records.
 
 Tables `metrics` (id `pmtr_…`, the metric payload as JSON) and `subjects` (id `subj_…`, unique
-`external_id`, name, email, metadata JSON). Every value travels as a bound parameter. Writes are
+`external_id`, name, email, metadata JSON) and `records` (anything else an API keeps — Orb items and prices, Lago metric codes:
+a `kind`, an `id`, an optional `key` unique within its kind, a JSON payload). Every value travels as a bound parameter. Writes are
 rare and go through one lock per catalogue, so "external_id is unique" is checked and written as
 one step (one server process per store, as the engines already require for chdb)."""
 
@@ -29,6 +30,14 @@ DUCKDB_DDL = [
     metadata    VARCHAR NOT NULL,
     created_ms  BIGINT NOT NULL
 )""",
+    """CREATE TABLE IF NOT EXISTS records (
+    kind       VARCHAR NOT NULL,
+    id         VARCHAR NOT NULL,
+    key        VARCHAR,
+    payload    VARCHAR NOT NULL,
+    created_ms BIGINT NOT NULL,
+    PRIMARY KEY (kind, id)
+)""",
 ]
 
 
@@ -41,6 +50,9 @@ def _clickhouse_ddl(db: str) -> list[str]:
     id String, external_id Nullable(String), name Nullable(String), email Nullable(String),
     metadata String, created_ms Int64
 ) ENGINE = MergeTree ORDER BY id""",
+        f"""CREATE TABLE IF NOT EXISTS {db}.records (
+    kind String, id String, key Nullable(String), payload String, created_ms Int64
+) ENGINE = MergeTree ORDER BY (kind, id)""",
     ]
 
 
@@ -59,11 +71,19 @@ class _DuckDBStore:
     """DuckDB: `$name` parameters, writes through `DuckDBEngine._execute`."""
 
     def __init__(self, engine: Any) -> None:
-        self.tables, self.ddl, self.write = ("metrics", "subjects"), DUCKDB_DDL, engine._execute
+        self.tables, self.ddl, self.write = ("metrics", "subjects", "records"), DUCKDB_DDL, engine._execute
 
     @staticmethod
     def param(name: str, typ: str = "String") -> str:
         return f"${name}"
+
+    @staticmethod
+    def update(table: str, column: str, value: str, where: str) -> str:
+        return f"UPDATE {table} SET {column} = {value} WHERE {where}"
+
+    @staticmethod
+    def delete(table: str, where: str) -> str:
+        return f"DELETE FROM {table} WHERE {where}"
 
 
 class _ClickHouseStore:
@@ -73,11 +93,21 @@ class _ClickHouseStore:
         from ..engines.clickhouse import _ident
 
         db = _ident(engine.database)
-        self.tables, self.ddl, self.write = (f"{db}.metrics", f"{db}.subjects"), _clickhouse_ddl(db), engine._command
+        self.tables = (f"{db}.metrics", f"{db}.subjects", f"{db}.records")
+        self.ddl, self.write = _clickhouse_ddl(db), engine._command
 
     @staticmethod
     def param(name: str, typ: str = "String") -> str:
         return f"{{{name}:{typ}}}"
+
+    # Synchronous mutations: the next read sees the change (a catalogue is small; writes are rare).
+    @staticmethod
+    def update(table: str, column: str, value: str, where: str) -> str:
+        return f"ALTER TABLE {table} UPDATE {column} = {value} WHERE {where} SETTINGS mutations_sync = 1"
+
+    @staticmethod
+    def delete(table: str, where: str) -> str:
+        return f"ALTER TABLE {table} DELETE WHERE {where} SETTINGS mutations_sync = 1"
 
 
 _STORES = {"duckdb": _DuckDBStore, "clickhouse": _ClickHouseStore}
@@ -90,7 +120,7 @@ class Catalogue:
         self.engine = engine
         self._lock = threading.Lock()
         self._sql = _STORES[engine.dialect](engine)
-        self._metrics, self._subjects = self._sql.tables
+        self._metrics, self._subjects, self._records = self._sql.tables
         self._p, self._write, self._read = self._sql.param, self._sql.write, engine._query
         for stmt in self._sql.ddl:
             self._write(stmt, {})
@@ -163,3 +193,59 @@ class Catalogue:
             {"limit": limit, "offset": offset},
         )
         return [self._subject(r) for r in rows]
+
+    # --- records: other kinds an API keeps (items, prices, codes…) -------------------------------
+
+    def create_record(self, kind: str, prefix: str, payload: dict[str, Any], key: str | None = None) -> dict[str, Any]:
+        """A new record of `kind` with id `<prefix>_…`; `key`, when given, is unique within the kind
+        (taken → Conflict). Returns `{"id", "key", "created_ms", **payload}`."""
+        rid = new_id(prefix)
+        p = self._p
+        with self._lock:
+            if key is not None and self.get_record(kind, key) is not None:
+                raise Conflict(f"a {kind} with key or id {json.dumps(key)} already exists")
+            ms = int(time.time() * 1000)
+            self._write(
+                f"INSERT INTO {self._records} (kind, id, key, payload, created_ms) SELECT {p('kind')}, {p('id')}, "
+                f"{p('key', 'Nullable(String)')}, {p('payload')}, {p('ms', 'Int64')}",
+                {"kind": kind, "id": rid, "key": key, "payload": json.dumps(payload, sort_keys=True), "ms": ms},
+            )
+        return {**payload, "id": rid, "key": key, "created_ms": ms}
+
+    @staticmethod
+    def _record(row: tuple) -> dict[str, Any]:
+        rid, key, payload, ms = row
+        return {**json.loads(payload), "id": rid, "key": key, "created_ms": int(ms)}
+
+    def get_record(self, kind: str, id_or_key: str) -> dict[str, Any] | None:
+        """By id, else by key (an id wins when both match)."""
+        p = self._p
+        rows = self._read(
+            f"SELECT id, key, payload, created_ms FROM {self._records} WHERE kind = {p('kind')} "
+            f"AND (id = {p('k')} OR key = {p('k')}) ORDER BY id = {p('k')} DESC LIMIT 1",
+            {"kind": kind, "k": id_or_key},
+        )
+        return self._record(rows[0]) if rows else None
+
+    def list_records(self, kind: str, limit: int, offset: int = 0) -> list[dict[str, Any]]:
+        p = self._p
+        rows = self._read(
+            f"SELECT id, key, payload, created_ms FROM {self._records} WHERE kind = {p('kind')} "
+            f"ORDER BY created_ms, id LIMIT {p('limit', 'Int64')} OFFSET {p('offset', 'Int64')}",
+            {"kind": kind, "limit": limit, "offset": offset},
+        )
+        return [self._record(r) for r in rows]
+
+    def update_record(self, kind: str, rid: str, payload: dict[str, Any]) -> None:
+        """Replace the payload of record `rid` (its id and key stay)."""
+        p = self._p
+        with self._lock:
+            self._write(self._sql.update(self._records, "payload", p("payload"),
+                                         f"kind = {p('kind')} AND id = {p('id')}"),
+                        {"kind": kind, "id": rid, "payload": json.dumps(payload, sort_keys=True)})
+
+    def delete_record(self, kind: str, rid: str) -> None:
+        p = self._p
+        with self._lock:
+            self._write(self._sql.delete(self._records, f"kind = {p('kind')} AND id = {p('id')}"),
+                        {"kind": kind, "id": rid})
