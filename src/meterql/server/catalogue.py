@@ -150,6 +150,18 @@ class Catalogue:
         )
         return [{"id": i, **json.loads(payload)} for i, payload in rows]
 
+    def update_metric(self, mid: str, payload: dict[str, Any]) -> None:
+        """Replace the payload of metric `mid` (its id stays: Lago's PUT keeps `lago_id`)."""
+        p = self._p
+        with self._lock:
+            self._write(self._sql.update(self._metrics, "payload", p("payload"), f"id = {p('id')}"),
+                        {"id": mid, "payload": json.dumps(payload, sort_keys=True)})
+
+    def delete_metric(self, mid: str) -> None:
+        p = self._p
+        with self._lock:
+            self._write(self._sql.delete(self._metrics, f"id = {p('id')}"), {"id": mid})
+
     # --- subjects -----------------------------------------------------------------------------
 
     @staticmethod

@@ -103,6 +103,8 @@ def metric_of(record: dict[str, Any]) -> Metric:
     if record.get("rounding") is not None:
         out["rounding"] = record["rounding"]
         out["rounding_precision"] = record.get("rounding_precision") or 0
+    if record.get("recurring"):  # set by Lago's billable metrics (server/lago.py)
+        out["recurring"] = True
     return Metric.from_dict(out)
 
 
