@@ -10,8 +10,8 @@ api_url="http://host:port/lago/")` works against the service.
   decided by the library: `Metric.from_dict` reads it, exactly as `meterql.Metric.from_dict` would.
 - DELETE removes both: the `pmtr_…` id then answers 404 on every API, the code is free again, the
   events stay in the store (a new metric with the same code counts them again).
-- Events: `transaction_id` is the event id (the idempotency key, first one wins; a retry answers
-  200 and stores nothing); the subject is `external_subscription_id`, else
+- Events: `transaction_id` is the event id (the idempotency key, unique in the whole store —
+  Lago's is per subscription; first one wins; a retry answers 200 and stores nothing); the subject is `external_subscription_id`, else
   `external_customer_id`, created on first sight (Lago accepts events for any subscription);
   `timestamp` is Unix seconds, an integer or numeric text with a fraction, read exactly
   (sub-millisecond digits are truncated, a floor); bodies are decoded with exact decimals.
