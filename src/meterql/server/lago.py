@@ -385,14 +385,14 @@ def router(svc: Service) -> APIRouter:
         new_code = lago["code"]
         if new_code != code and svc.run(cat.get_record, KIND, new_code) is not None:
             raise code_taken(new_code)
-        svc.run(cat.update_metric, rec["metric_id"], stored)
         if new_code == code:
-            svc.run(cat.update_record, KIND, rec["id"],
-                    {**lago, "metric_id": rec["metric_id"], "created_at": rec["created_at"]})
+            svc.run(cat.update_metric, rec["metric_id"], stored)
             out = {**lago, "metric_id": rec["metric_id"], "created_at": rec["created_at"]}
-        else:  # the code is the record's unique key: a new record under the new key
+            svc.run(cat.update_record, KIND, rec["id"], out)
+        else:  # the code is the record's unique key: a new record under the new key, then the old one goes
+            out = keep_record(lago, rec["metric_id"], rec["created_at"])  # a code taken meanwhile: 422, no change
+            svc.run(cat.update_metric, rec["metric_id"], stored)
             svc.run(cat.delete_record, KIND, rec["id"])
-            out = keep_record(lago, rec["metric_id"], rec["created_at"])
         return _answer({"billable_metric": _metric_out(out)})
 
     @api.delete("/billable_metrics/{code}")
