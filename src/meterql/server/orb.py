@@ -271,10 +271,11 @@ def router(svc: Service) -> APIRouter:
 
     # --- helpers --------------------------------------------------------------------------------
 
-    async def post(request: Request, work: Callable[[Any], Any]) -> Response:
-        """A POST: decode the body exactly, honour `Idempotency-Key`, run `work(data)` off the loop."""
+    async def post(request: Request, work: Callable[[Any], Any], writes: bool = True) -> Response:
+        """A POST: decode the body exactly, honour `Idempotency-Key` (for a call that `writes`; a
+        read such as evaluate answers a retry by running again), run `work(data)` off the loop."""
         raw = await request.body()
-        key = request.headers.get("idempotency-key")
+        key = request.headers.get("idempotency-key") if writes else None
         fingerprint = hashlib.sha256(request.url.path.encode() + b"\n" + request.url.query.encode() + b"\n" + raw).hexdigest()
         if key:
             seen = await run_in_threadpool(svc.run, cat.get_record, "orb_idempotency", key)
@@ -617,7 +618,7 @@ def router(svc: Service) -> APIRouter:
 
     @api.post("/prices/{price_id}/evaluate")
     async def evaluate_route(price_id: str, request: Request) -> Response:
-        return await post(request, lambda data: evaluate(price_id, data))
+        return await post(request, lambda data: evaluate(price_id, data), writes=False)
 
     # --- ingest ---------------------------------------------------------------------------------
 
@@ -632,6 +633,8 @@ def router(svc: Service) -> APIRouter:
                                "differ within one request; the whole batch is rejected")  # fmt: skip
         now = int(time.time() * 1000)
         failed: list[dict[str, Any]] = []
+        customers: dict[str, Any] = {}
+        externals: dict[str, str] = {}
         ready: list[tuple[str, dict[str, Any]]] = []
         for ev, raw in zip(body.events, raw_events):
             problems: list[str] = []
@@ -639,7 +642,9 @@ def router(svc: Service) -> APIRouter:
             if (ev.customer_id is None) == (ev.external_customer_id is None):
                 problems.append("exactly one of customer_id and external_customer_id must be given")
             elif ev.customer_id is not None:
-                rec = run(cat.get_record, "orb_customer", ev.customer_id)
+                if ev.customer_id not in customers:  # one lookup per customer and request
+                    customers[ev.customer_id] = run(cat.get_record, "orb_customer", ev.customer_id)
+                rec = customers[ev.customer_id]
                 if rec is None or rec.get("key") != ev.customer_id:
                     problems.append(f"customer_id {json.dumps(ev.customer_id)[:80]} does not exist")
                 else:
@@ -652,7 +657,9 @@ def router(svc: Service) -> APIRouter:
             except MeterqlError as exc:
                 problems.append(str(exc))
             if not problems and ev.external_customer_id is not None:
-                subject_id = external_subject(ev.external_customer_id)
+                if ev.external_customer_id not in externals:
+                    externals[ev.external_customer_id] = external_subject(ev.external_customer_id)
+                subject_id = externals[ev.external_customer_id]
             if problems:
                 failed.append({"idempotency_key": ev.idempotency_key, "validation_errors": problems})
                 continue
