@@ -703,7 +703,7 @@ class _OrbErrors(_Errors):
             self.add(span, "E130", f"`{what}` is not supported in an Orb metric", _ORB_SHAPE)
         elif tok.type == "SELECT":
             self.add(span, "E130", "sub-queries are not supported in an Orb metric", _ORB_SHAPE)
-        elif tok.type == "LPAR" and "NAME" in set(e.expected) and "FROM" in self.text[: span[0]].upper():
+        elif tok.type == "LPAR" and set(e.expected) == {"NAME"}:  # only a table name is expected: after FROM
             self.add(span, "E130", "sub-queries are not supported in an Orb metric: read `FROM events`", _ORB_SHAPE)
         elif tok.type == "COMMA" and "FROM" in set(e.expected):
             self.add(span, "E130", "several columns are not supported: an Orb metric selects one aggregate", _ORB_SHAPE)

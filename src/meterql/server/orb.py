@@ -75,7 +75,7 @@ def error_body(status: int, code: str, message: str, extra: dict[str, Any]) -> d
     """Orb's RFC 7807 shape: `type`, `status`, `title`, `detail` (+ `validation_errors` on a 400)."""
     anchor, title = _BY_CODE.get(code) or _TYPES.get(status) or ("#500-internal-server-error", "An internal error occurred.")
     if code == "http_error" and status != 404:
-        anchor, title = _TYPES.get(status) or ("#400-request-validation-errors", "The request is not valid.")
+        anchor, title = _TYPES.get(status) or ("#404-url-not-found", "This URL does not answer this method.")
     body: dict[str, Any] = {"type": _DOC + anchor, "status": status, "title": title, "detail": message}
     if anchor == "#400-request-validation-errors":
         errors = extra.get("validation_errors")
