@@ -303,7 +303,8 @@ _STARTS_EXPR = {"NUMBER", "STRING", "NAME", "QUOTED_NAME", "TRUE", "FALSE", "NUL
 _OPERATORS = {"OR", "AND", "COMPARE", "PLUS", "MINUS", "STAR", "SLASH", "PERCENT", "IN", "IS", "LIKE"}
 _PUNCT = {"LPAR": "`(`", "RPAR": "`)`", "COMMA": "`,`", "PLUS": "`+`", "MINUS": "`-`", "STAR": "`*`",
           "SLASH": "`/`", "PERCENT": "`%`"}  # fmt: skip
-_KEYWORDS = {"OR", "AND", "NOT", "IN", "IS", "NULL", "LIKE", "CASE", "WHEN", "THEN", "ELSE", "END", "TRUE", "FALSE"}
+_KEYWORDS = {"OR", "AND", "NOT", "IN", "IS", "NULL", "LIKE", "CASE", "WHEN", "THEN", "ELSE", "END", "TRUE", "FALSE",
+             "SELECT", "FROM", "WHERE", "DISTINCT"}  # the last four: Orb metrics only (see orb_parser)
 
 
 def _short(text: Any, n: int = 40) -> str:
@@ -334,7 +335,8 @@ def _describe_expected(expected: set[str]) -> str:
     if expected & {"NUMBER", "STRING", "NAME", "QUOTED_NAME"}:
         parts.append("an expression")
     for term, words in (("RPAR", "`)`"), ("COMMA", "`,`"), ("WHEN", "`WHEN`"), ("THEN", "`THEN`"),
-                        ("ELSE", "`ELSE`"), ("END", "`END`")):  # fmt: skip
+                        ("ELSE", "`ELSE`"), ("END", "`END`"), ("SELECT", "`SELECT`"), ("FROM", "`FROM`"),
+                        ("WHERE", "`WHERE`")):  # fmt: skip
         if term in expected:
             parts.append(words)
     if "IS" not in expected and {"NULL", "NOT"} <= expected and not parts:
@@ -569,3 +571,211 @@ def _check_shape(tree: Node, text: str, limits: Limits) -> tuple[list[Diagnostic
         diags.insert(0, Diagnostic.at(text, (0, len(text)), "E004",
                                       f"expression is too complex: {nodes} elements (the limit is {limits.max_nodes})"))  # fmt: skip
     return diags, too_deep is not None or nodes > limits.max_nodes
+
+
+# --- Orb's SQL metric: the `orb_metric` entry point -------------------------------------------------
+#
+# `SELECT <aggregate>(<expr> | * | DISTINCT <expr>) FROM events [WHERE <filter>]`. The argument and
+# the WHERE part are trees of the expression language (the same builder, spans into the SQL text);
+# the SQL around them is the smallest subset Orb metrics use. Anything else — another table, a
+# JOIN, a sub-query, GROUP BY, several columns, `;`, comments — is an E130 diagnostic naming it.
+
+ORB_AGGREGATES = ("count", "sum", "min", "max", "avg")
+ORB_TABLE = "events"
+# SQL words that start a clause the subset does not have: named in the message when they appear.
+_SQL_CLAUSES = {"JOIN", "INNER", "LEFT", "RIGHT", "FULL", "CROSS", "OUTER", "NATURAL", "ON", "USING", "GROUP",
+                "ORDER", "HAVING", "LIMIT", "OFFSET", "UNION", "INTERSECT", "EXCEPT", "WINDOW", "QUALIFY",
+                "AS", "INTO", "FETCH", "SAMPLE", "FINAL", "PREWHERE", "SETTINGS", "FORMAT", "WITH", "ARRAY"}  # fmt: skip
+_ORB_SHAPE = "an Orb metric is `SELECT <aggregate>(<expression>) FROM events [WHERE <filter>]`"
+_ORB_AGGREGATES_HINT = "the aggregates are count(*), count(DISTINCT <expr>), sum(<expr>), min, max, avg"
+
+
+@dataclass(frozen=True, slots=True)
+class OrbSelect:
+    """A parsed Orb metric: `aggregation` is one of count, sum, min, max, avg, count_distinct;
+    `value` the aggregate's argument (None for `count(*)`) and `filter` the WHERE expression, both
+    parsed trees whose spans index the SQL text."""
+
+    aggregation: str
+    value: Node | None
+    filter: Node | None
+    problems: tuple[tuple[Span, str, tuple[str, ...]], ...] = ()  # the builder's E130s
+
+
+@dataclass(frozen=True, slots=True)
+class OrbParseResult:
+    select: OrbSelect | None  # None when there are errors
+    diagnostics: tuple[Diagnostic, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.select is not None and not any(d.is_error for d in self.diagnostics)
+
+
+@dataclass(frozen=True, slots=True)
+class _Star:
+    name: Token
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class _Distinct:
+    name: Token
+    operand: Node
+    span: Span
+
+
+class _OrbBuild(_Build):
+    """The expression builder plus the four Orb rules."""
+
+    def orb_count_star(self, c: list) -> _Star:
+        name, _lp, _star, rp = c
+        return _Star(name, (name.start_pos, rp.end_pos))
+
+    def orb_distinct(self, c: list) -> _Distinct:
+        name, _lp, _distinct, operand, rp = c
+        return _Distinct(name, operand, (name.start_pos, rp.end_pos))
+
+    def orb_metric(self, c: list) -> OrbSelect:
+        return self._select(c[1], c[3], None)
+
+    def orb_metric_where(self, c: list) -> OrbSelect:
+        return self._select(c[1], c[3], c[5])
+
+    @staticmethod
+    def _select(column: Any, table: Token, where: Node | None) -> OrbSelect:
+        problems: list[tuple[Span, str, tuple[str, ...]]] = []
+        if str(table).lower() != ORB_TABLE:
+            problems.append((_tspan(table), f"table `{_short(table)}` is not supported: an Orb metric reads `events`",
+                             (_ORB_SHAPE,)))  # fmt: skip
+        aggregation, value = "count", None
+        if isinstance(column, _Star):
+            if str(column.name).lower() != "count":
+                problems.append((column.span, f"`{_short(column.name)}(*)` is not supported; only `count(*)` takes `*`",
+                                 (_ORB_AGGREGATES_HINT,)))  # fmt: skip
+        elif isinstance(column, _Distinct):
+            aggregation, value = "count_distinct", column.operand
+            if str(column.name).lower() != "count":
+                problems.append((column.span, f"`{_short(column.name)}(DISTINCT …)` is not supported; only `count` takes DISTINCT",
+                                 (_ORB_AGGREGATES_HINT,)))  # fmt: skip
+        elif isinstance(column, ast.Call) and column.name in ORB_AGGREGATES and len(column.args) == 1:
+            aggregation, value = column.name, column.args[0]
+        elif isinstance(column, ast.Call) and column.name in ORB_AGGREGATES:
+            problems.append((column.span, f"`{column.name}` takes one argument, got {len(column.args)}",
+                             (_ORB_AGGREGATES_HINT,)))  # fmt: skip
+        elif isinstance(column, ast.Call):
+            problems.append((column.span, f"`{column.name}(…)` is not an aggregate: the column must be one aggregate call",
+                             (_ORB_AGGREGATES_HINT,)))  # fmt: skip
+        else:
+            problems.append((column.span, "the column must be one aggregate call; expressions around or "
+                             "without an aggregate are not supported", (_ORB_AGGREGATES_HINT, _ORB_SHAPE)))  # fmt: skip
+        return OrbSelect(aggregation, value, where, tuple(problems))
+
+
+_ORB_PARSER: Lark | None = None
+
+
+def orb_parser() -> Lark:
+    """The `orb_metric` parser: the same grammar file, its own start (so its keywords stay its own)."""
+    global _ORB_PARSER
+    if _ORB_PARSER is None:
+        grammar = grammar_text()
+        options: dict[str, Any] = dict(parser="lalr", lexer="basic", start="orb_metric", transformer=_OrbBuild(),
+                                       maybe_placeholders=False)  # fmt: skip
+        cache = _cache_path("orb_metric\n" + grammar)
+        try:
+            _ORB_PARSER = Lark(grammar, cache=cache or False, **options)
+        except Exception:
+            _ORB_PARSER = Lark(grammar, **options)
+    return _ORB_PARSER
+
+
+class _OrbErrors(_Errors):
+    """Syntax errors of an Orb metric: SQL outside the subset is named as such (E130)."""
+
+    def _token(self, e: UnexpectedToken) -> None:
+        tok = e.token
+        span = _tspan(tok) if tok.type != "$END" else (len(self.text), len(self.text))
+        word = str(tok).upper() if tok.type == "NAME" else ""
+        if word in _SQL_CLAUSES:
+            what = "JOIN" if word in {"INNER", "LEFT", "RIGHT", "FULL", "CROSS", "OUTER", "NATURAL"} else word
+            what = {"GROUP": "GROUP BY", "ORDER": "ORDER BY"}.get(what, what)
+            self.add(span, "E130", f"`{what}` is not supported in an Orb metric", _ORB_SHAPE)
+        elif tok.type == "SELECT":
+            self.add(span, "E130", "sub-queries are not supported in an Orb metric", _ORB_SHAPE)
+        elif tok.type == "LPAR" and set(e.expected) == {"NAME"}:  # only a table name is expected: after FROM
+            self.add(span, "E130", "sub-queries are not supported in an Orb metric: read `FROM events`", _ORB_SHAPE)
+        elif tok.type == "COMMA" and "FROM" in set(e.expected):
+            self.add(span, "E130", "several columns are not supported: an Orb metric selects one aggregate", _ORB_SHAPE)
+        elif tok.type == "NAME" and "FROM" in set(e.expected) and str(tok).upper() not in _KEYWORDS:
+            self.add(span, "E130", f"unexpected name `{_short(tok)}` after the column: aliases are not supported",
+                     _ORB_SHAPE)  # fmt: skip
+        else:
+            super()._token(e)
+
+
+def _sql_outside_subset(text: str) -> list[tuple[Span, str, str]]:
+    """`;` and SQL comments outside strings and quoted names (the scan skips those): the language
+    reads `--x` as two minus signs, so a comment must be caught before it changes a meaning."""
+    found: list[tuple[Span, str, str]] = []
+    prev: re.Match | None = None
+    for m in _SCAN.finditer(text):
+        ch = m.group()
+        if ch == ";":
+            found.append(((m.start(), m.end()), "`;` is not supported: an Orb metric is one statement",
+                          "remove the `;` and anything after it"))  # fmt: skip
+        elif prev is not None and prev.end() == m.start() and prev.group() + ch in ("--", "/*"):
+            found.append(((prev.start(), m.end()), f"SQL comments (`{prev.group() + ch}`) are not supported in an Orb metric",
+                          "remove the comment"))  # fmt: skip
+            prev = None
+            continue
+        prev = m
+    return found
+
+
+def parse_orb_metric(text: str, limits: Limits = DEFAULT_LIMITS) -> OrbParseResult:
+    """Parse Orb's SQL metric text (the `orb_metric` entry point). Never raises; the same limits,
+    codes, spans and hints as an expression, and E130 for SQL outside the subset."""
+    try:
+        return _parse_orb_metric(text, limits)
+    except Exception as exc:
+        source = text if isinstance(text, str) else ""
+        return OrbParseResult(None, (Diagnostic.at(source, (0, 0), "E008", f"internal error while parsing: {type(exc).__name__}",
+                                                   hints=("this is a bug in meterql; please report it",)),))  # fmt: skip
+
+
+def _parse_orb_metric(text: str, limits: Limits) -> OrbParseResult:
+    if not isinstance(text, str):
+        return OrbParseResult(None, (Diagnostic.at("", (0, 0), "E001", "an Orb metric is SQL text"),))
+    if len(text) > limits.max_length:
+        return OrbParseResult(None, (Diagnostic.at(text, (limits.max_length, len(text)), "E002",
+                                                   f"metric SQL is too long: {len(text)} characters (the limit is {limits.max_length})"),))  # fmt: skip
+    scan = _scan(text, limits)
+    if scan.tokens > limits.max_tokens:
+        return OrbParseResult(None, (Diagnostic.at(text, (0, len(text)), "E004",
+                                                   f"metric SQL is too complex: more than {limits.max_tokens} tokens"),))  # fmt: skip
+    if scan.too_deep_at is not None:
+        at = scan.too_deep_at
+        return OrbParseResult(None, (Diagnostic.at(text, (at, at + 1), "E003",
+                                                   f"metric SQL is nested too deeply: more than {limits.max_depth} levels"),))  # fmt: skip
+    outside = _sql_outside_subset(text)
+    if outside:
+        return OrbParseResult(None, tuple(Diagnostic.at(text, span, "E130", msg, hints=(hint,)) for span, msg, hint in outside))
+    errors = _OrbErrors(text, scan)
+    select: Any = None
+    try:
+        select = orb_parser().parse(text, on_error=errors)
+    except UnexpectedInput:
+        errors.more_stray_characters()
+    if errors.diags or not isinstance(select, OrbSelect):
+        if not errors.diags:
+            errors.add((0, len(text)), "E101", "could not parse the metric SQL", _ORB_SHAPE)
+        return OrbParseResult(None, tuple(errors.diags))
+    diags = [Diagnostic.at(text, span, "E130", msg, hints=hints) for span, msg, hints in select.problems]
+    fatal = False
+    for part in (select.value, select.filter):
+        if part is not None:
+            more, bad = _check_shape(part, text, limits)
+            diags.extend(more)
+            fatal |= bad
+    return OrbParseResult(None if fatal or diags else select, tuple(diags))
