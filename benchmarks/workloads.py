@@ -263,11 +263,10 @@ LATEST_GB = Metric(code="gb_latest", aggregation="latest", event_name="storage_g
 
 def _latest() -> Workload:
     def sql(e: Any) -> str:
-        if e.dialect == "duckdb":
-            agg = f"arg_max({pn(e, 'gb')}, (ts, event_id))"
-        else:
-            agg = f"argMax({pn(e, 'gb')}, (ts, event_id))"
-        return f"SELECT {agg} FROM {table(e)} WHERE " + where(e, MONTH, "pn['gb'] IS NOT NULL")
+        # the newest event with a number, read once (both engines stop early on a top-1; an
+        # arg_max over every row's read was 10× slower at 10M, issue 11)
+        return (f"SELECT {pn(e, 'gb')} FROM {table(e)} WHERE " + where(e, MONTH, "pn['gb'] IS NOT NULL")
+                + " ORDER BY ts DESC, event_id DESC LIMIT 1")
 
     def py(evs: Sequence[dict]) -> Result:
         g = _py_groups(evs, BUSIEST, "storage_gb", MONTH, lambda p: num(p.get("gb")) is not None, lambda ev: ())

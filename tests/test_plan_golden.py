@@ -67,6 +67,13 @@ CASES["shared_scan_four_metrics"] = {
     "path": "shared", "metrics": [_metric("sum"), _metric("count"), _metric("latest"),
                                   {"code": "a", "aggregation": "avg", "value": "latency"}],
     "dimensions": ["region"], "filter": "model = 'gpt'"}
+# `latest` of a bare property (Lago field_name): a top-1 ungrouped, read after arg_max grouped
+CASES["summary_latest_property"] = {"path": "summary", "metric": _metric("latest", value="tokens")}
+CASES["summary_latest_property_day_model"] = {"path": "summary", "metric": _metric("latest", value="tokens"),
+                                              "granularity": "day", "dimensions": ["model"]}
+CASES["summaries_all_latest_property"] = {"path": "summaries", "metric": _metric("latest", value="tokens")}
+CASES["shared_scan_latest_property_and_count"] = {
+    "path": "shared", "metrics": [_metric("latest", value="tokens"), _metric("count")]}
 CASES["shared_scan_weighted_and_max_day"] = {
     "path": "shared", "metrics": [_metric("weighted_sum"), _metric("max")], "granularity": "day"}
 CASES["price_unit_grouped"] = {

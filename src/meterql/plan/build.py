@@ -226,9 +226,12 @@ def _template(metrics: tuple[Metric, ...], shape: tuple[Any, ...], dialect: str,
         agg = m.aggregation
         form = _form(agg, g, wide, shared)
         v: exp.Expression | None = None
+        # `latest` of a bare property: pick the stored text and read (cast) only the winner
+        # (`latest_read`); the value tree then reads the picked text, not every row's.
+        raw, reading = latest_read(m, dialect) if agg is Aggregation.LATEST else (None, None)
         if agg is not Aggregation.COUNT:
             # unique_count compares canonical texts; distinct native values are the same set
-            v = compiled(m.value, Kind.VALUE, dialect, m.value_type())[0]  # type: ignore[arg-type]
+            v = raw if raw is not None else compiled(m.value, Kind.VALUE, dialect, m.value_type())[0]  # type: ignore[arg-type]
             if cond is not None:  # NULL (ignored by every aggregate) outside the metric
                 v = exp.Case(ifs=[exp.If(this=p(cond.copy()), true=v)])
         n: exp.Expression = exp.Count(this=exp.Star())
@@ -278,8 +281,23 @@ def _template(metrics: tuple[Metric, ...], shape: tuple[Any, ...], dialect: str,
             aggs = aggregates(agg, col("v"), g, bucket_floor, form)
             aggs += [exp.Max(this=col("l0")), exp.Min(this=col("l0"))]
             where = None  # applied inside
+        elif raw is not None and not shared and not many and not grouped_key and not dims:
+            # Ungrouped `latest` (SPEC §4) as a top-1: the newest event whose property is a number
+            # (ties: the greatest event_id), its text read as a number once. Both engines stop
+            # early on `ORDER BY ts DESC … LIMIT 1` (DuckDB prunes by the running top ts,
+            # ClickHouse reads the (subject_id, ts, event_id) order backwards): no other row's
+            # value is read (SPEC §3: only the winning value is range-checked). The aggregate over
+            # the ≤ 1 row keeps the one-row shape (`n` is 0 or 1; `finish` only tests n > 0).
+            picked = exp.select(exp.alias_(raw.copy(), LATEST_COLUMN)).from_(source_table).where(
+                and_(where, exp.Not(this=exp.Paren(this=exp.Is(this=raw.copy(), expression=exp.Null()))))
+            ).order_by(exp.Ordered(this=col("ts"), desc=True), exp.Ordered(this=col("event_id"), desc=True)).limit(1)
+            source = exp.Subquery(this=picked, alias=exp.TableAlias(this=exp.to_identifier("e")))
+            where = None  # applied inside
+            aggs = [read_picked(reading, exp.Max(this=col(LATEST_COLUMN)))]  # type: ignore[arg-type]
         else:
             aggs = aggregates(agg, v, g, bucket_floor, form)
+            if raw is not None:  # grouped: cast after the aggregate
+                aggs = [read_picked(reading, aggs[0])]  # type: ignore[arg-type]
         if i == 0:
             columns = [exp.alias_(key.copy() if grouped_key else integer(0), "bucket")]
             columns += [exp.alias_(d.copy(), f"dim{j}") for j, d in enumerate(dims)]
@@ -301,6 +319,40 @@ def _template(metrics: tuple[Metric, ...], shape: tuple[Any, ...], dialect: str,
 
     return Template(select=select, sql=render(select, dialect, copy=True), dim_types=tuple(dim_types),
                     n_aggs=tuple(n_aggs), forms=tuple(forms), narrow=narrow, wide=wide)
+
+
+LATEST_COLUMN = "_mq_latest"  # the picked property text of an ungrouped `latest` (its subquery's column)
+
+
+def latest_read(metric: Metric, dialect: str) -> tuple[exp.Expression | None, exp.Expression | None]:
+    """(stored text, number reading) of a `latest` metric whose value is a bare property read
+    (Lago's `field_name`), or (None, None) for a computed value.
+
+    The text is the `pn` map entry — present exactly when the property is a number (SPEC §2), so
+    "the value is not NULL" is "the text is not NULL" and picking the latest text picks the latest
+    value. The reading is the compiled value itself with that entry as its input: the same
+    conversion (and the same native overflow error past 10^26) the row-by-row plan applies, but
+    to the one picked text. A computed value keeps the row-by-row `arg_max` (its NULLs and
+    overflows come from the whole expression)."""
+    from ..ast import Read
+
+    expr = metric.value_expression()
+    if expr is None or not isinstance(expr.tree, Read) or expr.tree.type is not Type.NUMBER:
+        return None, None
+    reading = compiled(metric.value, Kind.VALUE, dialect, metric.value_type())[0]  # type: ignore[arg-type]
+    reads = [b for b in reading.find_all(exp.Bracket) if isinstance(b.this, exp.Column) and b.this.name == "pn"]
+    if not reads or any(b != reads[0] for b in reads):  # pragma: no cover - a bare read has one input
+        return None, None
+    return reads[0].copy(), reading
+
+
+def read_picked(reading: exp.Expression, picked: exp.Expression) -> exp.Expression:
+    """`reading` (`latest_read`) applied to the picked text instead of the row's map entry."""
+    out = reading.copy()
+    for b in list(out.find_all(exp.Bracket)):
+        if isinstance(b.this, exp.Column) and b.this.name == "pn":
+            b.replace(picked.copy())
+    return out
 
 
 def with_row_limit(sql: str, select: exp.Select, max_rows: int | None, separator: str = " ") -> str:

@@ -1,0 +1,6 @@
+-- case: shared_scan_latest_property_and_count
+-- kind: plan (shared)
+-- dialect: duckdb
+-- input: {"metrics": [{"aggregation": "latest", "code": "m_latest", "event_name": "llm_call", "filter": "region = 'eu' OR tier != 'free'", "value": "tokens"}, {"aggregation": "count", "code": "m_count", "event_name": "llm_call", "filter": "region = 'eu' OR tier != 'free'"}], "path": "shared"}
+-- parameters: {"end": 1761955200000, "event_name_0": "llm_call", "event_name_1": "llm_call", "start": 1759276800000, "subject": "subj_1"}
+SELECT 0 AS bucket, SUM(CASE WHEN ((event_name = $event_name_0) AND ((ps['region'] = 'eu') OR (ps['tier'] <> 'free'))) THEN 1 ELSE 0 END) AS n0, CAST(ARG_MAX(CASE WHEN ((event_name = $event_name_0) AND ((ps['region'] = 'eu') OR (ps['tier'] <> 'free'))) THEN pn['tokens'] END, (ts, event_id)) AS DECIMAL(38, 12)) AS m0_a0, SUM(CASE WHEN ((event_name = $event_name_1) AND ((ps['region'] = 'eu') OR (ps['tier'] <> 'free'))) THEN 1 ELSE 0 END) AS n1 FROM "events" WHERE (subject_id = $subject) AND (ts < $end) AND (ts >= $start) AND (((event_name = $event_name_0) AND ((ps['region'] = 'eu') OR (ps['tier'] <> 'free'))) OR ((event_name = $event_name_1) AND ((ps['region'] = 'eu') OR (ps['tier'] <> 'free'))))
