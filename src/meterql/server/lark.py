@@ -197,13 +197,15 @@ def router(svc: Service) -> APIRouter:
         return _subject_out(svc.subject_or_404(subject_id))
 
     # lark-billing 0.9.0's `subjects.update` sends PUT; PATCH (a partial update) means the same here.
-    @api.api_route("/subjects/{subject_id}", methods=["PUT", "PATCH"])
+    @api.put("/subjects/{subject_id}", operation_id="update_subject")
     def update_subject(subject_id: str, body: SubjectUpdateIn) -> dict[str, Any]:
         changes = {k: getattr(body, k) for k in body.model_fields_set}
         updated = svc.run(svc.catalogue.update_subject, subject_id, changes)
         if updated is None:
             raise ApiError(404, "not_found", "no subject with this id or external id")
         return _subject_out(updated)
+
+    api.patch("/subjects/{subject_id}", operation_id="patch_subject")(update_subject)
 
     @api.delete("/subjects/{subject_id}")
     def delete_subject(subject_id: str) -> dict[str, Any]:
