@@ -229,3 +229,27 @@ def test_patch_changes_only_what_is_sent(served):
         assert same.status_code == 200 and same.json() == got  # its own external id is not a conflict
         assert c.delete("/lark/subjects/gamma'ext", headers=h).json() == {"id": made["id"], "deleted": True}
         assert c.get("/lark/subjects/gamma'ext", headers=h).status_code == 404
+
+
+def test_concurrent_creates_and_renames_keep_external_ids_unique(served):
+    """16 requests at once for the same external id (creates, and renames of other subjects to
+    it): exactly one wins, the others are 409, and one subject holds it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine, url = served
+    h = {"X-API-Key": KEY}
+    with httpx.Client(base_url=url, timeout=30) as c:
+        others = [c.post("/lark/subjects", headers=h, json={"name": f"r{i}"}).json()["id"] for i in range(8)]
+
+        def create(i):
+            return c.post("/lark/subjects", headers=h, json={"external_id": "contested", "name": f"c{i}"}).status_code
+
+        def rename(sid):
+            return c.patch(f"/lark/subjects/{sid}", headers=h, json={"external_id": "contested"}).status_code
+
+        with ThreadPoolExecutor(16) as pool:
+            futures = [pool.submit(create, i) for i in range(8)] + [pool.submit(rename, sid) for sid in others]
+            codes = [f.result() for f in futures]
+        assert sorted(codes).count(200) == 1 and sorted(codes).count(409) == 15, codes
+        listed = c.get("/lark/subjects", headers=h, params={"limit": 1000}).json()["subjects"]
+        assert [s["external_id"] for s in listed].count("contested") == 1
