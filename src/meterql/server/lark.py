@@ -20,8 +20,8 @@ PREFIX = "/lark"
 def error_body(status: int, code: str, message: str, extra: dict[str, Any]) -> dict[str, Any]:
     """`lark-billing` reads no field of an error body: it keeps the whole JSON as
     `APIStatusError.body` and picks the exception class by status alone. Lark publishes no error
-    schema; its SDK is generated from an OpenAPI document in FastAPI's style, whose errors are
-    `{"detail": …}` — so `detail` is the message, and meterql's machine `code` and extras (an
+    schema (none in the SDK's types), so meterql answers the common `{"detail": …}` of
+    FastAPI-style APIs: `detail` is the message, and meterql's machine `code` and extras (an
     expression's `diagnostics` with code, message, span, hints; a body's `problems`) sit beside it."""
     return {"detail": message, "code": code, **extra}
 
