@@ -101,12 +101,24 @@ def _timestamp(rng: random.Random) -> str:
     return f"2025-10-{day:02d}T{sec // 3600:02d}:{sec % 3600 // 60:02d}:{sec % 60:02d}Z"
 
 
-def _client(n: int, base: str, subjects: list[str], metrics: dict[str, str], shared: Shared, stop_at: float) -> None:
+def _client(n: int, base: str, subjects: list[str], metrics: dict[str, str], shared: Shared, stop_at: float,
+            min_each: int) -> None:
     rng = random.Random(1000 + n)
     kinds, weights = list(MIX), list(MIX.values())
     seq = 0
+    hard_stop = stop_at + 300  # --min-each never runs forever
+
+    def more() -> bool:
+        now = time.monotonic()
+        if now >= hard_stop:
+            return False
+        if now < stop_at:
+            return True
+        with shared.lock:
+            return any(len(v) < min_each for v in shared.latencies.values())
+
     with httpx.Client(base_url=base + "/lark", headers={"X-API-Key": KEY}, timeout=60) as c:
-        while time.monotonic() < stop_at:
+        while more():
             kind = rng.choices(kinds, weights)[0]
             with shared.lock:
                 known = len(shared.keys)
@@ -150,7 +162,9 @@ def _percentile(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
-def run(engine: str, clients: int, seconds: float) -> dict[str, Any]:
+def run(engine: str, clients: int, seconds: float, min_each: int = 0) -> dict[str, Any]:
+    """The load test; `min_each`: go on past `seconds` until every kind has that many requests
+    (the CI test's guard against a machine so busy that a short run sends no retry)."""
     import meterql
     from meterql.metric import Metric, quote_property
 
@@ -168,7 +182,7 @@ def run(engine: str, clients: int, seconds: float) -> dict[str, Any]:
                                                                      "name": kind, "unit": "tokens"}).json()["id"]
             shared = Shared()
             t0 = time.monotonic()
-            threads = [threading.Thread(target=_client, args=(n, base, subjects, metrics, shared, t0 + seconds))
+            threads = [threading.Thread(target=_client, args=(n, base, subjects, metrics, shared, t0 + seconds, min_each))
                        for n in range(clients)]
             for t in threads:
                 t.start()
@@ -241,9 +255,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--engine", choices=("duckdb", "chdb"), default="duckdb")
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--min-each", type=int, default=0,
+                    help="go on past --seconds until every request kind was sent this many times")
     ap.add_argument("--out", default=None, help="JSON file (default benchmarks/out/serve-load-<engine>.json)")
     args = ap.parse_args(argv)
-    result = run(args.engine, args.clients, args.seconds)
+    result = run(args.engine, args.clients, args.seconds, args.min_each)
     text = json.dumps(result, indent=2)
     print(text)
     out = Path(args.out) if args.out else ROOT / "benchmarks" / "out" / f"serve-load-{args.engine}.json"

@@ -23,13 +23,12 @@ def test_concurrent_clients_lose_and_double_nothing(engine, tmp_path):
     out = tmp_path / "load.json"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
     done = subprocess.run([sys.executable, "-m", "benchmarks.serve_load", "--engine", engine, "--clients", "8",
-                           "--seconds", "3", "--out", str(out)], capture_output=True, text=True, env=env,
+                           "--seconds", "3", "--min-each", "5", "--out", str(out)], capture_output=True, text=True, env=env,
                           cwd=str(ROOT), timeout=300)
     assert out.exists(), done.stderr
     got = json.loads(out.read_text())
     assert got["errors"] == 0, got["first_errors"]
     assert got["keys_posted"] == got["events_stored"] > 0 and not got["lost_or_doubled"]
-    assert got["per_kind"]["retry_same"]["requests"] + got["per_kind"]["retry_other"]["requests"] > 0
-    assert got["per_kind"]["summary"]["requests"] > 0
+    assert all(kind["requests"] >= 5 for kind in got["per_kind"].values()), got["per_kind"]
     assert got["summaries_match_by_hand"] and got["summaries_match_engine_summary"]
     assert done.returncode == 0 and got["ok"], done.stderr
