@@ -51,6 +51,29 @@ summaries["count_daily_by_region"] = [r.model_dump(mode="json") for r in client.
     dimensions=["region"])]
 out["summaries"] = summaries
 
+# subjects.update (PUT) and subjects.delete, by id and by external id
+beta = client.subjects.create(external_id="beta-ext", name="Beta", email="old@beta.test", metadata={"tier": "1"})
+updates = {}
+updates["by_id"] = client.subjects.update(beta.id, name="Beta Ltd", metadata={"tier": "2"}).model_dump(mode="json")
+updates["by_external_id"] = client.subjects.update("beta-ext", email=None).model_dump(mode="json")
+updates["retrieved"] = client.subjects.retrieve(beta.id).model_dump(mode="json")
+updates["renamed_external_id"] = client.subjects.update(
+    beta.id, extra_body={"external_id": "beta-new"}).model_dump(mode="json")
+try:
+    client.subjects.update(beta.id, extra_body={"external_id": "acme-ext"})  # taken by acme
+except lark.APIStatusError as exc:
+    updates["taken_external_id"] = [type(exc).__name__, exc.status_code, exc.body.get("code")]
+updates["deleted"] = client.subjects.delete("beta-new")
+for name, call in (("retrieve_deleted", lambda: client.subjects.retrieve(beta.id)),
+                   ("update_deleted", lambda: client.subjects.update(beta.id, name="x")),
+                   ("delete_deleted", lambda: client.subjects.delete("beta-new"))):
+    try:
+        call()
+    except lark.APIStatusError as exc:
+        updates[name] = [type(exc).__name__, exc.status_code]
+updates["listed_ids"] = [s.id for s in client.subjects.list().subjects]
+out["subject_updates"] = updates
+
 errors = {}
 try:
     lark.Lark(api_key="wrong-key", base_url=base_url, max_retries=0).subjects.list()
@@ -64,5 +87,10 @@ try:
     client.pricing_metrics.create_summary(metrics["sum"]["id"], period=october, subject_id="nobody")
 except lark.APIStatusError as exc:
     errors["unknown_subject"] = [type(exc).__name__, exc.status_code]
+try:
+    client.pricing_metrics.create(aggregation={"aggregation_type": "sum", "value_field": "tokens"},
+                                  extra_body={"filter": "region = "}, event_name="call", name="bad", unit="u")
+except lark.APIStatusError as exc:
+    errors["bad_expression"] = [type(exc).__name__, exc.status_code, exc.body]
 out["errors"] = errors
 print(json.dumps(out))

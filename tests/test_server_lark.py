@@ -154,8 +154,33 @@ def test_retry_of_an_idempotency_key_stores_nothing(driven):
 
 def test_sdk_errors(driven):
     _, _, got = driven
-    assert got["errors"] == {"wrong_key": ["AuthenticationError", 401], "unknown_metric": ["NotFoundError", 404],
-                             "unknown_subject": ["NotFoundError", 404]}
+    errors = dict(got["errors"])
+    bad = errors.pop("bad_expression")
+    assert errors == {"wrong_key": ["AuthenticationError", 401], "unknown_metric": ["NotFoundError", 404],
+                      "unknown_subject": ["NotFoundError", 404]}
+    # Lark's error shape (FastAPI's `detail`), the expression's diagnostics inside
+    name, status, body = bad
+    assert (name, status) == ("UnprocessableEntityError", 422)
+    assert isinstance(body["detail"], str) and body["code"] == "invalid_expression"
+    diag = body["diagnostics"][0]
+    assert diag["code"].startswith("E") and diag["message"] and diag["span"] == [9, 9] and "hints" in diag
+
+
+def test_subject_update_and_delete_through_the_sdk(driven):
+    engine, _, got = driven
+    u = got["subject_updates"]
+    beta_id = u["by_id"]["id"]
+    assert beta_id.startswith("subj_") and beta_id != got["subject"]["id"]
+    # only the fields sent change; null clears
+    assert (u["by_id"]["name"], u["by_id"]["email"], u["by_id"]["metadata"]) == ("Beta Ltd", "old@beta.test", {"tier": "2"})
+    assert (u["by_external_id"]["name"], u["by_external_id"]["email"]) == ("Beta Ltd", None)
+    assert u["retrieved"] == u["by_external_id"]
+    assert u["renamed_external_id"]["external_id"] == "beta-new" and u["renamed_external_id"]["id"] == beta_id
+    assert u["taken_external_id"] == ["ConflictError", 409, "conflict"]
+    assert u["deleted"] == {"id": beta_id, "deleted": True}
+    assert u["retrieve_deleted"] == u["update_deleted"] == u["delete_deleted"] == ["NotFoundError", 404]
+    assert beta_id not in u["listed_ids"] and got["subject"]["id"] in u["listed_ids"]
+    assert engine.count_events() == 3
 
 
 def test_http_errors_are_json(driven):
@@ -163,16 +188,19 @@ def test_http_errors_are_json(driven):
     h = {"X-API-Key": KEY}
     with httpx.Client(base_url=url, timeout=10) as c:
         assert c.get("/healthz").json() == {"status": "ok"}
-        assert c.get("/lark/subjects").status_code == 401
+        unauth = c.get("/lark/subjects")
+        assert unauth.status_code == 401 and unauth.json()["code"] == "unauthorized" and unauth.json()["detail"]
         assert c.get("/lark/subjects", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
         bad = c.post("/lark/pricing-metrics", headers=h, json={
             "aggregation": {"aggregation_type": "sum", "value": "tokens *"}, "event_name": "call", "name": "x",
             "unit": "u"})
         assert bad.status_code == 422
-        diag = bad.json()["error"]["diagnostics"][0]
+        assert bad.json()["code"] == "invalid_expression" and bad.json()["detail"]
+        diag = bad.json()["diagnostics"][0]
         assert diag["code"].startswith("E") and diag["span"] == [8, 8]
         body = c.post("/lark/pricing-metrics", headers=h, json={"aggregation": "nope"})
-        assert body.status_code == 422 and "error" in body.json()
+        assert body.status_code == 422 and body.json()["code"] == "invalid_request"
+        assert body.json()["problems"] and isinstance(body.json()["detail"], str)
         period = c.post(f"/lark/pricing-metrics/{'x' * 3}/summary", headers=h,
                         json={"period": {"start": "a", "end": "b"}, "subject_id": "s"})
         assert period.status_code == 404
@@ -180,3 +208,48 @@ def test_http_errors_are_json(driven):
         assert taken.status_code == 409
         hostile = c.get("/lark/subjects/x' OR '1'='1", headers=h)
         assert hostile.status_code == 404
+        for method in ("PUT", "PATCH"):
+            assert c.request(method, "/lark/subjects/x'; DROP TABLE subjects; --", headers=h,
+                             json={"name": "n"}).status_code == 404
+        assert c.delete("/lark/subjects/x' OR '1'='1", headers=h).status_code == 404
+        assert c.patch("/lark/subjects/acme-ext", headers=h, json={"nope": 1}).status_code == 422
+        assert c.get("/lark/subjects/acme-ext", headers=h).status_code == 200  # nothing was dropped
+
+
+def test_patch_changes_only_what_is_sent(served):
+    engine, url = served
+    h = {"X-API-Key": KEY}
+    with httpx.Client(base_url=url, timeout=10) as c:
+        made = c.post("/lark/subjects", headers=h, json={"external_id": "gamma'ext", "name": "G", "email": "g@x.test",
+                                                           "metadata": {"a": "1"}}).json()
+        got = c.patch("/lark/subjects/gamma'ext", headers=h, json={"metadata": {"b": "2"}}).json()
+        assert got == {**made, "metadata": {"b": "2"}}
+        assert c.get(f"/lark/subjects/{made['id']}", headers=h).json() == got
+        same = c.patch(f"/lark/subjects/{made['id']}", headers=h, json={"external_id": "gamma'ext"})
+        assert same.status_code == 200 and same.json() == got  # its own external id is not a conflict
+        assert c.delete("/lark/subjects/gamma'ext", headers=h).json() == {"id": made["id"], "deleted": True}
+        assert c.get("/lark/subjects/gamma'ext", headers=h).status_code == 404
+
+
+def test_concurrent_creates_and_renames_keep_external_ids_unique(served):
+    """16 requests at once for the same external id (creates, and renames of other subjects to
+    it): exactly one wins, the others are 409, and one subject holds it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine, url = served
+    h = {"X-API-Key": KEY}
+    with httpx.Client(base_url=url, timeout=30) as c:
+        others = [c.post("/lark/subjects", headers=h, json={"name": f"r{i}"}).json()["id"] for i in range(8)]
+
+        def create(i):
+            return c.post("/lark/subjects", headers=h, json={"external_id": "contested", "name": f"c{i}"}).status_code
+
+        def rename(sid):
+            return c.patch(f"/lark/subjects/{sid}", headers=h, json={"external_id": "contested"}).status_code
+
+        with ThreadPoolExecutor(16) as pool:
+            futures = [pool.submit(create, i) for i in range(8)] + [pool.submit(rename, sid) for sid in others]
+            codes = [f.result() for f in futures]
+        assert sorted(codes).count(200) == 1 and sorted(codes).count(409) == 15, codes
+        listed = c.get("/lark/subjects", headers=h, params={"limit": 1000}).json()["subjects"]
+        assert [s["external_id"] for s in listed].count("contested") == 1

@@ -1,4 +1,4 @@
-"""`meterql serve`: Lark's pricing-metric API over HTTP (see `meterql.server`).
+"""`meterql serve`: Lark's pricing-metric API and meterql's `/v1` over HTTP (see `meterql.server`).
 
 Keys come from `METERQL_API_KEYS` (comma-separated) or `--api-key-file` (one a line); a host
 other than a loopback address is refused without a key."""
@@ -13,7 +13,7 @@ from ..errors import InvalidSpec
 from ._common import add_db_argument
 
 NAME = "serve"
-HELP = "serve Lark's pricing-metric API (under /lark) over HTTP on an event store"
+HELP = "serve Lark's pricing-metric API (under /lark) and meterql's own (/v1) over HTTP on an event store"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     engine = meterql.connect(args.db)
     app = create_app(engine, keys)
     if not keys:
-        print("warning: no API key set: every /lark request will be refused (401); set METERQL_API_KEYS")
+        print("warning: no API key set: every request but /healthz will be refused (401); set METERQL_API_KEYS")
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     finally:

@@ -2,7 +2,8 @@
 
 `create_app(engine_or_url, api_keys)` builds the ASGI app (FastAPI); `meterql serve` runs it on
 uvicorn. Under `/lark` the routes and shapes are those of the `lark-billing` SDK (its types are
-the contract), so `lark.Lark(api_key=…, base_url="http://host:port/lark")` works against it."""
+the contract), so `lark.Lark(api_key=…, base_url="http://host:port/lark")` works against it;
+meterql's own routes (expression check and SQL, batch ingest) are under `/v1`."""
 
 from __future__ import annotations
 

@@ -10,11 +10,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import lago, lark, orb
+from . import lago, lark, orb, v1
 from .service import ApiError, Service, default_error_body, log
 
 # The APIs served, each a module with PREFIX, router(service), error_body(...) (see service.py).
-APIS = (lark, orb, lago)
+APIS = (lark, orb, lago, v1)
 
 
 def _api_of(path: str) -> Any:

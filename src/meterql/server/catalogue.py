@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any
 
-from ..errors import MeterqlError
+from ..errors import InvalidSpec, MeterqlError
 
 DUCKDB_DDL = [
     """CREATE TABLE IF NOT EXISTS metrics (
@@ -82,6 +82,11 @@ class _DuckDBStore:
         return f"UPDATE {table} SET {column} = {value} WHERE {where}"
 
     @staticmethod
+    def update_many(table: str, assignments: dict[str, str], where: str) -> str:
+        sets = ", ".join(f"{c} = {v}" for c, v in assignments.items())
+        return f"UPDATE {table} SET {sets} WHERE {where}"
+
+    @staticmethod
     def delete(table: str, where: str) -> str:
         return f"DELETE FROM {table} WHERE {where}"
 
@@ -104,6 +109,11 @@ class _ClickHouseStore:
     @staticmethod
     def update(table: str, column: str, value: str, where: str) -> str:
         return f"ALTER TABLE {table} UPDATE {column} = {value} WHERE {where} SETTINGS mutations_sync = 1"
+
+    @staticmethod
+    def update_many(table: str, assignments: dict[str, str], where: str) -> str:
+        sets = ", ".join(f"{c} = {v}" for c, v in assignments.items())
+        return f"ALTER TABLE {table} UPDATE {sets} WHERE {where} SETTINGS mutations_sync = 1"
 
     @staticmethod
     def delete(table: str, where: str) -> str:
@@ -197,6 +207,47 @@ class Catalogue:
             {"k": key},
         )
         return self._subject(rows[0]) if rows else None
+
+    # The columns a subject update may change, and their ClickHouse parameter types.
+    _SUBJECT_FIELDS = {"external_id": "Nullable(String)", "name": "Nullable(String)",
+                       "email": "Nullable(String)", "metadata": "String"}
+
+    def update_subject(self, key: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        """Change some of a subject's `external_id`, `name`, `email`, `metadata` (the keys present in
+        `changes`; None clears, `metadata` None is `{}`); `key` is its id or external id. None when
+        no such subject; an external_id another subject has as id or external id → Conflict."""
+        unknown = set(changes) - set(self._SUBJECT_FIELDS)
+        if unknown:
+            raise InvalidSpec(f"a subject has no field {sorted(unknown)[0]!r} to update")
+        p = self._p
+        with self._lock:
+            current = self.get_subject(key)
+            if current is None:
+                return None
+            new = {**current, **changes}
+            if new["metadata"] is None:
+                new["metadata"] = {}
+            ext = new["external_id"]
+            if ext is not None and ext != current["external_id"]:
+                other = self.get_subject(ext)
+                if other is not None and other["id"] != current["id"]:
+                    raise Conflict(f"a subject with external_id or id {json.dumps(ext)} already exists")
+            if changes:
+                params = {c: (json.dumps(new[c], sort_keys=True) if c == "metadata" else new[c]) for c in changes}
+                self._write(self._sql.update_many(self._subjects, {c: p(c, self._SUBJECT_FIELDS[c]) for c in changes},
+                                                  f"id = {p('sid')}"),
+                            {**params, "sid": current["id"]})
+        return new
+
+    def delete_subject(self, key: str) -> dict[str, Any] | None:
+        """Remove the subject whose id or external id is `key` (its events stay in the store);
+        returns it, or None when there is none."""
+        p = self._p
+        with self._lock:
+            current = self.get_subject(key)
+            if current is not None:
+                self._write(self._sql.delete(self._subjects, f"id = {p('sid')}"), {"sid": current["id"]})
+        return current
 
     def list_subjects(self, limit: int, offset: int = 0) -> list[dict[str, Any]]:
         rows = self._read(

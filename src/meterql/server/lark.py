@@ -12,13 +12,18 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..metric import Metric, quote_property
-from .service import ApiError, Service, default_error_body
+from .service import ApiError, Service
 
 PREFIX = "/lark"
 
 
 def error_body(status: int, code: str, message: str, extra: dict[str, Any]) -> dict[str, Any]:
-    return default_error_body(status, code, message, extra)
+    """`lark-billing` reads no field of an error body: it keeps the whole JSON as
+    `APIStatusError.body` and picks the exception class by status alone. Lark publishes no error
+    schema (none in the SDK's types), so meterql answers the common `{"detail": …}` of
+    FastAPI-style APIs: `detail` is the message, and meterql's machine `code` and extras (an
+    expression's `diagnostics` with code, message, span, hints; a body's `problems`) sit beside it."""
+    return {"detail": message, "code": code, **extra}
 
 
 # Lark's aggregation names → meterql's (SPEC §4); meterql's own names are accepted as they are.
@@ -73,6 +78,16 @@ class SubjectIn(BaseModel):
     name: Optional[str] = None
     email: Optional[str] = None
     metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class SubjectUpdateIn(BaseModel):
+    """The SDK's `SubjectUpdateParams` (email, metadata, name); `external_id` is meterql's extension
+    (still unique). A field left out stays as it is; null clears it."""
+    model_config = ConfigDict(extra="forbid")
+    external_id: Optional[str] = None
+    name: Optional[str] = None
+    email: Optional[str] = None
+    metadata: Optional[dict[str, str]] = None
 
 
 class UsageEventIn(BaseModel):
@@ -183,6 +198,25 @@ def router(svc: Service) -> APIRouter:
     @api.get("/subjects/{subject_id}")
     def get_subject(subject_id: str) -> dict[str, Any]:
         return _subject_out(svc.subject_or_404(subject_id))
+
+    # lark-billing 0.9.0's `subjects.update` sends PUT; PATCH (a partial update) means the same here.
+    @api.put("/subjects/{subject_id}", operation_id="update_subject")
+    def update_subject(subject_id: str, body: SubjectUpdateIn) -> dict[str, Any]:
+        changes = {k: getattr(body, k) for k in body.model_fields_set}
+        updated = svc.run(svc.catalogue.update_subject, subject_id, changes)
+        if updated is None:
+            raise ApiError(404, "not_found", "no subject with this id or external id")
+        return _subject_out(updated)
+
+    api.patch("/subjects/{subject_id}", operation_id="patch_subject")(update_subject)
+
+    @api.delete("/subjects/{subject_id}")
+    def delete_subject(subject_id: str) -> dict[str, Any]:
+        """The subject is gone (its id and external id no longer resolve); its events stay stored."""
+        deleted = svc.run(svc.catalogue.delete_subject, subject_id)
+        if deleted is None:
+            raise ApiError(404, "not_found", "no subject with this id or external id")
+        return {"id": deleted["id"], "deleted": True}
 
     # --- usage events -------------------------------------------------------------------------
 
