@@ -148,3 +148,39 @@ def test_openapi_documents_v1(api):
     schemas = spec["components"]["schemas"]
     assert {"CheckIn", "CheckOut", "SqlIn", "SqlOut", "EventsIn", "EventsOut", "Diagnostic"} <= set(schemas)
     assert set(schemas["CheckIn"]["properties"]) == {"text", "kind", "schema"}
+
+
+def test_json_numbers_in_events_are_exact(api):
+    """A JSON number in a property is read from its digits (SPEC §3), never through a float:
+    12345678901234567890.123 as a float would be 12345678901234567000 (and 0.1 + 0.2 would not
+    sum to 0.3 if each went through a binary float and back by a long repr)."""
+    engine, c = api
+    from meterql.metric import Metric
+
+    body = ('{"events": [{"event_id": "exact-1", "subject_id": "exact", "event_name": "n", '
+            '"timestamp": "2025-10-01T00:00:00Z", "properties": {"v": 12345678901234567890.123}}, '
+            '{"event_id": "exact-2", "subject_id": "exact", "event_name": "n", '
+            '"timestamp": "2025-10-01T00:00:01Z", "properties": {"v": 0.000000000001}}]}')
+    r = c.post("/v1/events", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    assert r.json()["inserted"] == 2
+    metric = Metric.from_dict({"code": "v", "aggregation": "sum", "event_name": "n", "value": "v"})
+    rows = engine.summary(metric, "exact", {"start": "2025-10-01T00:00:00Z", "end": "2025-10-02T00:00:00Z"})
+    assert [r.to_dict()["value"] for r in rows] == ["12345678901234567890.123000000001"]
+    bad = c.post("/v1/events", content='{"events": [{"properties": {"v": NaN}}]}',
+                 headers={"Content-Type": "application/json"})
+    assert 400 <= bad.status_code < 500
+
+
+def test_json_numbers_in_lark_usage_events_are_exact(api):
+    engine, c = api
+    from meterql.metric import Metric
+
+    subject = c.post("/lark/subjects", json={"external_id": "exact-lark"}).json()
+    body = ('{"idempotency_key": "exact-lark-1", "event_name": "n", "subject_id": "exact-lark", '
+            '"timestamp": "2025-10-01T00:00:00Z", "data": {"v": 98765432109876543210.5}}')
+    r = c.post("/lark/usage-events", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    metric = Metric.from_dict({"code": "v", "aggregation": "sum", "event_name": "n", "value": "v"})
+    rows = engine.summary(metric, subject["id"], {"start": "2025-10-01T00:00:00Z", "end": "2025-10-02T00:00:00Z"})
+    assert [r.to_dict()["value"] for r in rows] == ["98765432109876543210.5"]

@@ -8,11 +8,12 @@ from __future__ import annotations
 import time
 from typing import Any, Literal, Optional, Union
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..metric import Metric, quote_property
-from .service import ApiError, Service
+from .service import ApiError, Service, exact_json
 
 PREFIX = "/lark"
 
@@ -221,12 +222,17 @@ def router(svc: Service) -> APIRouter:
     # --- usage events -------------------------------------------------------------------------
 
     @api.post("/usage-events")
-    def create_usage_event(body: UsageEventIn) -> dict[str, Any]:
+    async def create_usage_event(request: Request, body: UsageEventIn) -> dict[str, Any]:
+        # `data` re-read with exact decimals (the model decodes a JSON number as a float)
+        data = exact_json(await request.body())["data"]
+        return await run_in_threadpool(_usage_event, body, data)
+
+    def _usage_event(body: UsageEventIn, data: dict[str, Any]) -> dict[str, Any]:
         subject = svc.subject_or_404(body.subject_id)
         ts: Any = body.timestamp if body.timestamp is not None else int(time.time() * 1000)
         report = svc.run(svc.engine.ingest, [{"event_id": body.idempotency_key, "subject_id": subject["id"],
                                       "event_name": body.event_name, "timestamp": ts,
-                                      "properties": dict(body.data)}])
+                                      "properties": dict(data)}])
         if report.rejected:
             raise ApiError(422, "invalid_event", report.rejected[0][1])
         return {"idempotency_key": body.idempotency_key, "duplicate": report.duplicates > 0}

@@ -13,7 +13,9 @@ statuses, so a client never sees a traceback."""
 
 from __future__ import annotations
 
+import json
 import logging
+from decimal import Decimal
 from typing import Any
 
 from ..diagnostics import ExpressionError
@@ -34,6 +36,20 @@ class ApiError(Exception):
 def default_error_body(status: int, code: str, message: str, extra: dict[str, Any]) -> dict[str, Any]:
     """meterql's own shape (`/v1`, `/healthz`, unknown paths)."""
     return {"error": {"code": code, "message": message, **extra}}
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def exact_json(raw: bytes) -> Any:
+    """A JSON body decoded with exact decimals: `0.1` is `Decimal('0.1')`, never a float (SPEC §3);
+    `NaN`/`Infinity` are refused. Routes whose body carries event properties re-read it with
+    this (pydantic's models, which document and check the shape, decode numbers as floats)."""
+    try:
+        return json.loads(raw, parse_float=Decimal, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        raise ApiError(400, "invalid_json", "the request body is not valid JSON") from None
 
 
 class Service:
