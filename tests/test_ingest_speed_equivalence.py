@@ -302,6 +302,7 @@ def test_the_columnar_fallback_without_arrow_stores_the_same(kind):
             lists._arrow = False  # as when pyarrow cannot be imported
         else:
             lists._prepare_rows = lambda rows: sorted(rows, key=lambda r: (r[1], r[3]))  # rows → native insert
+            lists.columnar_ingest = False  # the row-by-row reader hands rows to _prepare_rows
         for e in (arrow, lists):
             r = e.ingest(events, batch_size=200)
             assert (r.inserted, r.duplicates, r.rejected) == (inserted, duplicates, rejected)

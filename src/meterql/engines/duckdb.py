@@ -244,6 +244,12 @@ class DuckDBEngine(Engine):
     def _prepare_rows(self, rows: list[Any]) -> Any:
         return _arrow_batch(rows) if self._arrow else _list_batch(rows)
 
+    def _columnar_ingest(self) -> bool:
+        return self._arrow and super()._columnar_ingest()
+
+    def _prepare_table(self, table: Any) -> Any:
+        return table  # the INSERT orders it by (subject_id, ts)
+
     def _store_rows(self, prepared: Any) -> int:
         with self._lock:
             con = self._writer
