@@ -327,3 +327,113 @@ def test_large_batches_mixing_stored_and_new_ids(engine):  # noqa: F811
     assert len(after) == 7500 and all(after[k] == v for k, v in before.items())
     assert all(after[e["event_id"]][2] == e["timestamp"] for e in new)
     assert getattr(engine, "_staged_lookup", True)  # chdb: the temporary table served, no fallback
+
+
+# --- the columnar batch reader (columnar.normalize_batch) against the reference -----------------
+
+
+def reference_batch(raws, start=0):
+    """Event by event with the reference reader: accepted rows (first id wins), rejections, and
+    the in-batch duplicate count — what `normalize_batch` must give."""
+    rows, rejected, seen, duplicates = [], [], set(), 0
+    for i, raw in enumerate(raws):
+        try:
+            if isinstance(raw, InvalidEvent):
+                raise raw
+            e = _normalize_event_reference(raw)
+        except InvalidEvent as exc:
+            rejected.append((start + i, exc.reason))
+            continue
+        if e.event_id in seen:
+            duplicates += 1
+            continue
+        seen.add(e.event_id)
+        # maps as item lists in order (Arrow's to_pylist of a MAP), exact value types
+        rows.append({"event_id": e.event_id, "subject_id": e.subject_id, "event_name": e.event_name, "ts": e.ts,
+                     "ps": list(e.ps.items()), "pn": list(e.pn.items()), "pb": list(e.pb.items()),
+                     "properties": e.properties_json})
+    return rows, rejected, duplicates
+
+
+def assert_batch_same(raws, start=0):
+    from meterql.columnar import SCHEMA, normalize_batch
+
+    got = normalize_batch(raws, start)
+    assert got.table.schema == SCHEMA
+    rows, rejected, duplicates = reference_batch(raws, start)
+    assert got.rejected == rejected
+    assert got.duplicates == duplicates
+    assert got.table.to_pylist() == rows
+    return got
+
+
+def test_batches_of_generated_events_with_iso_timestamps_read_identically():
+    events = list(generate(3000, seed=13))
+    for i, e in enumerate(events):
+        ms = e["timestamp"]
+        if i % 3 == 1:  # the usual ISO form, with and without milliseconds, Z and offsets
+            e["timestamp"] = (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=ms)).isoformat(
+                timespec=("milliseconds", "seconds", "microseconds")[i % 9 // 3]).replace("+00:00", "Z")
+        elif i % 3 == 2:
+            e["timestamp"] = (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=ms)).astimezone(
+                timezone(timedelta(hours=(i % 27) - 13, minutes=30 * (i % 2)))).isoformat(timespec="milliseconds")
+        if i % 5 == 0:  # numbers as the CLI decodes them: Decimal; floats from Python callers
+            e["properties"] = {**e["properties"], "d": Decimal(f"{i}.{i % 1000:03d}0"), "f": i / 8}
+    got = assert_batch_same(events, start=100)
+    assert got.table.num_rows == 3000  # every event valid: the checks passed them all
+
+
+def test_a_batch_of_hostile_events_reads_identically():
+    raws = [{**BASE, "event_id": f"v{i}", "properties": {"a": 1, "k": v}} for i, v in enumerate(HOSTILE_VALUES)]
+    raws += [{**BASE, "event_id": f"k{i}", "properties": {k: "v", "z": 2}} for i, k in enumerate(HOSTILE_KEYS)]
+    raws += [{**BASE, "event_id": f"t{i}", "timestamp": t} for i, t in enumerate(TIMESTAMPS)]
+    raws += [{**BASE, field: v} for field in ("event_id", "subject_id", "event_name") for v in IDS]
+    raws += ["not an event", None, InvalidEvent("not valid JSON"), OtherMapping(BASE), {**BASE, "event_id": "v3"}]
+    raws += [{**BASE, "event_id": "ts-edge", "timestamp": t} for t in (
+        "2024-02-29T23:59:59.999999999Z", "2023-02-29T00:00:00Z", "1900-01-01T00:00:00Z", "1899-12-31T23:59:59.999Z",
+        "1900-01-01T00:30:00+01:00", "2261-12-31T23:59:59.999Z", "2262-01-01T00:00:00Z", "2261-12-31T23:00:00-01:00",
+        "0000-01-01T00:00:00Z", "2024-13-01T00:00:00Z", "2024-01-01T23:60:00Z", "2024-01-01T00:00:60Z",
+        "2024-01-01T00:00:00+24:00", "2024-01-01T00:00:00-23:59", "2024-01-01T00:00:00+05:60", "2024-01-01T00:00:00.Z",
+        "1969-12-31T23:59:59.9999Z", "2024-01-01T00:00:00.1234567890Z", "２０２４-01-01T00:00:00Z", "2024-01-01T00:00:00z",
+        2**63, -(2**63) - 1, 2**70,
+    )]  # fmt: skip
+    raws += [{**BASE, "event_id": "big", "properties": {"i": 2**63, "j": -(2**63), "k": 2**63 - 1}}]
+    for i, raw in enumerate(raws):  # every one once as the only event of a batch, too
+        assert_batch_same([raw], start=i)
+    assert_batch_same(raws)
+
+
+_batch_event = st.fixed_dictionaries(
+    {"event_id": st.one_of(st.sampled_from(["a", "b", "c"]), st.text(max_size=3), st.sampled_from(IDS)),
+     "subject_id": st.one_of(st.just("s1"), st.sampled_from(IDS)),
+     "event_name": st.just("call"),
+     "timestamp": st.one_of(st.integers(min_value=-(2**64), max_value=2**64), st.sampled_from(TIMESTAMPS),
+                            st.from_regex(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,10})?(Z|[+-]\d{2}:\d{2})?",
+                                          fullmatch=True)),
+     "properties": st.one_of(st.none(), st.dictionaries(_key, _value, max_size=5))},
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raws=st.lists(st.one_of(_batch_event, st.sampled_from([None, "x", {}])), max_size=12),
+       start=st.integers(min_value=0, max_value=10**6))
+def test_random_batches_read_identically(raws, start):
+    assert_batch_same(raws, start)
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "chdb"])
+def test_ingest_columnar_and_row_by_row_store_the_same(kind):
+    calls = [mixed_events(1800, 41, 1500), mixed_events(700, 42, 1800)]
+    columnar, rows = new_engine(kind), new_engine(kind)
+    rows.columnar_ingest = False
+    try:
+        for events in calls:
+            seen_c, seen_r = [], []
+            a = columnar.ingest(events, batch_size=250, progress=seen_c.append)
+            b = rows.ingest(events, batch_size=250, progress=seen_r.append)
+            assert (a.inserted, a.duplicates, a.rejected) == (b.inserted, b.duplicates, b.rejected)
+            assert seen_c[-1] == seen_r[-1] == len(events)
+        assert stored_rows(columnar) == stored_rows(rows)
+    finally:
+        dispose(columnar)
+        dispose(rows)
