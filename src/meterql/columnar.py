@@ -25,8 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import chain, repeat
+from operator import itemgetter
 from json import encoder as _json_encoder
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -70,6 +71,9 @@ _ISO_NAMED = (
 # what is a number at all; the rest of it (exponents, more digits) is read by `numbers`.
 _NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 _PLAIN = r"^[+-]?(\d{1,26}(\.\d{0,12})?|\.\d{1,12})$"
+
+# Already canonical: no sign but a minus, no leading zero, no trailing fractional zero, not -0.
+_CANONICAL = r"^(0|-?[1-9]\d*)(\.\d*[1-9])?$|^-0\.\d*[1-9]$"
 
 _T_OTHER, _T_STR, _T_INT, _T_BOOL, _T_NONE, _T_DEC, _T_FLOAT = range(7)
 _TYPE_CODE = {str: _T_STR, int: _T_INT, bool: _T_BOOL, type(None): _T_NONE, Decimal: _T_DEC, float: _T_FLOAT}
@@ -125,13 +129,19 @@ def _canonical_numbers(texts: pa.Array, raw: list[Any] | None) -> pa.Array:
     if len(texts) == 0:
         return pa.array([], STRING)
     plain = pc.match_substring_regex(texts, _PLAIN)
-    a = pc.replace_substring_regex(texts, r"^\+", "")
-    a = pc.replace_substring_regex(a, r"^(-?)\.", r"\10.")
-    a = pc.replace_substring_regex(a, r"(\.\d*?)0+$", r"\1")
-    a = pc.replace_substring_regex(a, r"\.$", "")
-    a = pc.replace_substring_regex(a, r"^(-?)0+(\d)", r"\1\2")
-    a = pc.replace_substring_regex(a, r"^-0$", "0")
-    out = pc.if_else(plain, a, pa.nulls(len(texts), STRING))
+    a = texts.filter(plain)  # rewrite only the plain decimals (most strings are not numbers)
+    done = pc.match_substring_regex(a, _CANONICAL)
+    if not pc.all(done).as_py():  # rewrite only those not canonical already ("1.50", "+3", ".5")
+        todo = pc.invert(done)
+        b = a.filter(todo)
+        b = pc.replace_substring_regex(b, r"^\+", "")
+        b = pc.replace_substring_regex(b, r"^(-?)\.", r"\10.")
+        b = pc.replace_substring_regex(b, r"(\.\d*?)0+$", r"\1")
+        b = pc.replace_substring_regex(b, r"\.$", "")
+        b = pc.replace_substring_regex(b, r"^(-?)0+(\d)", r"\1\2")
+        b = pc.replace_substring_regex(b, r"^-0$", "0")
+        a = pc.replace_with_mask(a, todo, b)
+    out = pc.replace_with_mask(pa.nulls(len(texts), STRING), plain, a)
     hard_mask = ~plain.to_numpy(zero_copy_only=False)
     if raw is None:  # strings: only those the grammar reads as numbers need a reading
         hard_mask &= pc.match_substring_regex(texts, _NUMBER).to_numpy(zero_copy_only=False)
@@ -153,7 +163,23 @@ def _canonical_numbers(texts: pa.Array, raw: list[Any] | None) -> pa.Array:
 
 
 def _take_all(values: list[Any], idx: np.ndarray) -> list[Any]:
-    return [values[i] for i in idx.tolist()]
+    if len(idx) == len(values):
+        return values
+    if len(idx) < 2:
+        return [values[i] for i in idx.tolist()]
+    return list(itemgetter(*idx.tolist())(values))
+
+
+def _json_strings(arr: pa.Array, values: list[Any], bad: np.ndarray) -> pa.Array:
+    """JSON text of each string as `json.dumps(s, ensure_ascii=False)` writes it: quoted, with
+    `"`, `\\` and control characters escaped ("" where `bad`). Strings without those are just
+    quoted, in Arrow; the others are encoded by json's own encoder."""
+    special = pc.match_substring_regex(arr, r'[\x00-\x1f"\\]').to_numpy(zero_copy_only=False) & ~bad
+    quoted = pc.binary_join_element_wise('"', arr, '"', "")
+    idx = np.flatnonzero(special)
+    if len(idx):
+        quoted = pc.replace_with_mask(quoted, pa.array(special), pa.array([_encode_basestring(values[i]) for i in idx.tolist()], STRING))
+    return quoted
 
 
 def _iso_ms(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -255,8 +281,15 @@ def normalize_batch(raws: list[Any], start: int = 0) -> Batch:
     vals = list(chain.from_iterable(map(dict.values, plist)))
     nv = len(vals)
     bad_v = np.zeros(nv, dtype=bool)
-    karr, kbad = _strings(keys)
-    bad_v |= kbad | ~_text_ok(karr, 0, MAX_KEY_LENGTH)
+    # keys repeat across events: checked and encoded once per distinct key
+    ukeys = list(dict.fromkeys(keys))  # (1 and True are one dict key: both are not str, so bad)
+    where = {k: i for i, k in enumerate(ukeys)}
+    key_pos = np.fromiter(map(where.__getitem__, keys), dtype=np.int64, count=nv)
+    uarr, ubad = _strings(ukeys)
+    ubad |= ~_text_ok(uarr, 0, MAX_KEY_LENGTH)
+    bad_v |= ubad[key_pos]
+    key_take = pa.array(key_pos)
+    karr = uarr.take(key_take)
 
     vt = np.fromiter(map(_TYPE_CODE.get, map(type, vals), repeat(_T_OTHER)), dtype=np.int8, count=nv)
     bad_v |= vt == _T_OTHER
@@ -282,10 +315,7 @@ def normalize_batch(raws: list[Any], start: int = 0) -> Batch:
         arr, bad = _strings(svals)
         bad |= ~_text_ok(arr, 0, MAX_STRING_LENGTH)
         bad_v[idx[bad]] = True
-        if bad.any():
-            js = pa.array(["" if b else _encode_basestring(v) for v, b in zip(svals, bad.tolist())], STRING)
-        else:
-            js = pa.array(list(map(_encode_basestring, svals)), STRING)
+        js = _json_strings(arr, svals, bad)
         add(idx, arr, _canonical_numbers(arr, None), js)
     idx = np.flatnonzero(vt == _T_INT)
     if len(idx):
@@ -349,9 +379,8 @@ def normalize_batch(raws: list[Any], start: int = 0) -> Batch:
     # properties JSON text: "{" + ",".join(key:value) + "}" per event (the reference's parts)
     keep = pa.array(keep_v)
     if nv:
-        enc_keys = (list(map(_encode_basestring, keys)) if not kbad.any()
-                    else ["" if b else _encode_basestring(k) for k, b in zip(keys, kbad.tolist())])
-        parts = pc.binary_join_element_wise(pa.array(enc_keys, STRING), flat_js, ":")
+        enc_keys = _json_strings(uarr, ukeys, ubad).take(key_take)
+        parts = pc.binary_join_element_wise(enc_keys, flat_js, ":")
     else:
         parts = pa.array([], STRING)
     counts_all = lens[fast]
@@ -401,3 +430,61 @@ def normalize_batch(raws: list[Any], start: int = 0) -> Batch:
     if duplicates:
         table = table.take(pa.array(sorted(first.values()), pa.int64()))
     return Batch(table.drop_columns([_INDEX]), rejected, duplicates)
+
+
+def read_parquet(source: Any, batch_size: int) -> Iterator[Any]:
+    """The rows of a Parquet file as raw events, `batch_size` rows read at a time (bounded
+    memory), for `Engine.ingest_file`. Columns are the event's fields; `timestamp` may be an
+    integer (epoch ms), a string, or a timestamp type (with a time zone: its instant, floored to the
+    millisecond; without one it is naive and rejected, SPEC §1); `properties` JSON text or a MAP
+    (a key given twice is rejected, as in JSON text)."""
+    import pyarrow.parquet as pq
+
+    from .errors import InvalidSpec
+
+    try:
+        file = pq.ParquetFile(source)
+    except (OSError, pa.ArrowException) as exc:
+        raise InvalidSpec(f"cannot read Parquet file {source!s:.200}: {str(exc)[:200]}") from None
+    for batch in file.iter_batches(batch_size=batch_size):
+        columns: dict[str, list[Any]] = {}
+        for name, col in zip(batch.schema.names, batch.columns):
+            t = col.type
+            if name == "timestamp" and pa.types.is_timestamp(t) and t.tz is not None:
+                per_ms = {"s": None, "ms": 1, "us": 1000, "ns": 1_000_000}[t.unit]
+                ints = col.cast(pa.int64()).to_numpy(zero_copy_only=False)
+                if per_ms is None:
+                    ms = ints * 1000
+                else:
+                    ms = np.floor_divide(ints, per_ms)
+                valid = col.is_valid().to_numpy(zero_copy_only=False)
+                columns[name] = [int(v) if ok else None for v, ok in zip(ms.tolist(), valid.tolist())]
+            elif name == "properties" and pa.types.is_map(t):
+                columns[name] = [_map_properties(items) for items in col.to_pylist()]
+            else:
+                columns[name] = col.to_pylist()
+        names = list(columns)
+        for values in zip(*columns.values()):
+            event = dict(zip(names, values))
+            props = event.get("properties")
+            yield props if isinstance(props, InvalidEvent) else event  # a MAP with a key twice
+
+
+def _map_properties(items: list[tuple[Any, Any]] | None) -> Any:
+    if items is None:
+        return None
+    out = dict(items)
+    if len(out) != len(items):
+        seen: set[Any] = set()
+        for k, _ in items:
+            if k in seen:
+                return InvalidEvent(f"properties has the key {_quoted(k)} twice")
+            seen.add(k)
+    return out
+
+
+def _quoted(k: Any) -> str:
+    import json
+
+    text = str(k)
+    return json.dumps(text[:64] + ("…" if len(text) > 64 else ""), ensure_ascii=False)

@@ -48,6 +48,7 @@ from ..plan.window import (  # noqa: F401 - the argument checks, re-exported for
 )
 
 DEFAULT_BATCH = 50_000
+BULK_BATCH = 100_000  # ingest_file: events per batch (validated in Arrow at once, one insert)
 # Listed subject ids travel as one bound array; over HTTP ClickHouse reads parameters from the
 # URL (http_max_uri_size, 1 MiB by default), so a very long list is split into a few queries.
 SUBJECTS_PER_QUERY = 10_000
@@ -386,6 +387,50 @@ class Engine(ABC):
         if progress is not None:
             progress(index + 1)
         return IngestReport(writer.inserted, duplicates + writer.duplicates, rejected, time.perf_counter() - t0)
+
+    def ingest_file(
+        self,
+        source: Any,
+        *,
+        format: str | None = None,
+        batch_size: int = BULK_BATCH,
+        progress: Callable[[int], None] | None = None,
+    ) -> IngestReport:
+        """Validate and store the events of a file, streamed in batches of `batch_size`: memory
+        stays bounded by a batch or two whatever the file's size (benchmarks/ingest.py measures
+        peak RSS at 1M and 3M events).
+
+        `source`: a path, or a binary stream of JSON lines. `format`: "ndjson" (one event object
+        per line; `ndjson.read_jsonl`) or "parquet" (columns `event_id`, `subject_id`,
+        `event_name`, `timestamp` as integer epoch ms, an ISO-8601 string or a timestamp type, and
+        `properties` as JSON text or a MAP); by default from the file name (`.parquet` → parquet,
+        else ndjson). The report is `ingest`'s — every rejection, reason and count is what
+        `ingest` gives for the same events — and a rejection's index is the item's 0-based
+        position in the file: line `index + 1` of a JSON-lines file, row `index` of a Parquet file.
+        `progress` as for `ingest`; an object with `read(n)` / `reading_done()` (the CLI's
+        progress bar) is also told the bytes read."""
+        import os
+
+        from ..ndjson import read_jsonl
+
+        if format is None:
+            name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else getattr(source, "name", "")
+            format = "parquet" if str(name).lower().endswith((".parquet", ".parq")) else "ndjson"
+        if format not in ("ndjson", "parquet"):
+            raise InvalidSpec(f"format must be 'ndjson' or 'parquet', not {_kind(format)}")
+        if format == "parquet":
+            from ..columnar import read_parquet
+
+            return self.ingest(read_parquet(source, batch_size), batch_size=batch_size, progress=progress)
+        reader_progress = progress if hasattr(progress, "read") and hasattr(progress, "reading_done") else None
+        if isinstance(source, (str, os.PathLike)):
+            try:
+                stream = open(source, "rb")
+            except OSError as exc:
+                raise InvalidSpec(f"cannot read {os.fspath(source)}: {exc.strerror or exc}") from None
+            with stream:
+                return self.ingest(read_jsonl(stream, reader_progress), batch_size=batch_size, progress=progress)
+        return self.ingest(read_jsonl(source, reader_progress), batch_size=batch_size, progress=progress)
 
     # Set to False to make `ingest` use the row-by-row reader (tests compare the two paths).
     columnar_ingest: bool = True
