@@ -437,3 +437,93 @@ def test_ingest_columnar_and_row_by_row_store_the_same(kind):
     finally:
         dispose(columnar)
         dispose(rows)
+
+
+# --- the bulk path: engine.ingest_file --------------------------------------------------------
+
+
+def _jsonl_lines(events):
+    def enc(o):
+        if isinstance(o, Decimal):
+            return float(o)  # never reached with exact text: see below
+        raise TypeError
+
+    lines = []
+    for raw in events:
+        props = raw.get("properties")
+        if isinstance(props, dict) and any(isinstance(v, (Decimal, float, list)) for v in props.values()):
+            # numbers written with their exact text (the decoder reads them back as Decimal)
+            body = ",".join(json.dumps(k) + ":" + (str(v) if isinstance(v, Decimal) else json.dumps(v))
+                            for k, v in props.items())
+            line = json.dumps({k: v for k, v in raw.items() if k != "properties"})[:-1] + ',"properties":{' + body + "}}"
+        else:
+            line = json.dumps(raw, default=enc)
+        lines.append(line.encode())
+    return lines
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "chdb"])
+def test_ingest_file_matches_ingest_of_the_decoded_lines(kind, tmp_path):
+    from meterql.ndjson import read_jsonl
+
+    lines = _jsonl_lines(mixed_events(1500, 51, 1200))
+    lines[0] = b"\xef\xbb\xbf" + lines[0]  # a byte order mark is skipped
+    lines[10:10] = [b"", b"{not json", b'{"event_id": "x", "event_id": "y"}', b"\xff\xfe", b"[1, 2]",
+                    b'{"event_id":"d","subject_id":"s","event_name":"n","timestamp":1,"properties":{"a":1,"a":2}}',
+                    b'{"event_id":"iso","subject_id":"s","event_name":"n","timestamp":"2024-05-01T12:00:00.5+02:00"}']
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    bulk, rows = new_engine(kind), new_engine(kind)
+    rows.columnar_ingest = False  # the reference: row by row, normalize_row
+    try:
+        a = bulk.ingest_file(str(path), batch_size=400)
+        with open(path, "rb") as f:
+            b = rows.ingest(read_jsonl(f), batch_size=400)
+        assert (a.inserted, a.duplicates, a.rejected) == (b.inserted, b.duplicates, b.rejected)
+        reasons = dict(a.rejected)
+        assert reasons[10] == "empty line" and "twice" in reasons[12] and "twice" in reasons[15]
+        assert a.inserted > 900 and stored_rows(bulk) == stored_rows(rows)
+        assert stored_rows(bulk)["iso"][2] == 1714557600500
+        again = bulk.ingest_file(path, batch_size=1000)  # a re-sent file stores nothing new
+        assert (again.inserted, again.duplicates) == (0, a.inserted + a.duplicates)
+    finally:
+        dispose(bulk)
+        dispose(rows)
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "chdb"])
+def test_ingest_file_reads_parquet_like_ingest(kind, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    events = list(generate(600, seed=61))
+    for i, e in enumerate(events[:40]):
+        e["event_id"] = f"dup{i % 20}"  # repeats: the first wins
+    events[50]["timestamp"] = -(10**15)  # out of range: rejected
+    as_text = [{**e, "properties": json.dumps(e["properties"])} for e in events]
+    pq.write_table(pa.Table.from_pylist(as_text), tmp_path / "text.parquet")
+    utc = pa.timestamp("us", tz="UTC")
+    pq.write_table(pa.table({
+        "event_id": [f"p{i}" for i in range(60)],
+        "subject_id": [e["subject_id"] for e in events[:60]],
+        "event_name": [e["event_name"] for e in events[:60]],
+        "timestamp": pa.array([(1_700_000_000_000 + i) * 1000 - 1 for i in range(60)], utc),
+        "properties": pa.array([[("k", str(i)), ("k", "x")] if i == 5 else [("k", str(i))] for i in range(60)],
+                               pa.map_(pa.string(), pa.string())),
+    }), tmp_path / "typed.parquet")  # fmt: skip
+    bulk, rows = new_engine(kind), new_engine(kind)
+    rows.columnar_ingest = False
+    try:
+        a = bulk.ingest_file(tmp_path / "text.parquet", batch_size=128)
+        b = rows.ingest(as_text, batch_size=128)
+        assert (a.inserted, a.duplicates, a.rejected) == (b.inserted, b.duplicates, b.rejected)
+        assert a.rejected[0][0] == 50 and a.duplicates == 20
+        assert stored_rows(bulk) == stored_rows(rows)
+        t = bulk.ingest_file(str(tmp_path / "typed.parquet"))
+        assert (t.inserted, t.duplicates, t.rejected) == (59, 0, [(5, 'properties has the key "k" twice')])
+        got = stored_rows(bulk)
+        assert got["p7"][2] == 1_700_000_000_000 + 7 - 1  # 1 µs before the ms: floored
+        assert got["p7"][3] == {"k": "7"} and got["p7"][6] == '{"k":"7"}'
+    finally:
+        dispose(bulk)
+        dispose(rows)
