@@ -45,11 +45,14 @@ def write_jsonl(path: str, n: int, seed: int) -> None:
             f.write("\n")
 
 
-def _url(engine: str, store: str) -> str:
-    return f"duckdb:///{store}" if engine == "duckdb" else f"chdb:///{store}?database=bench_{uuid.uuid4().hex[:8]}"
+def _url(engine: str, store: str, max_memory_mib: int = 0) -> str:
+    limit = f"max_memory_usage={max_memory_mib * 1024 * 1024}" if max_memory_mib else ""
+    if engine == "duckdb":
+        return f"duckdb:///{store}" + (f"?{limit}" if limit else "")
+    return f"chdb:///{store}?database=bench_{uuid.uuid4().hex[:8]}" + (f"&{limit}" if limit else "")
 
 
-def one(mode: str, engine: str, n: int, path: str, seed: int) -> dict:
+def one(mode: str, engine: str, n: int, path: str, seed: int, max_memory_mib: int = 0) -> dict:
     """One measurement (in a fresh process)."""
     sys.path.insert(0, _SRC)
     import meterql
@@ -61,7 +64,7 @@ def one(mode: str, engine: str, n: int, path: str, seed: int) -> dict:
         seconds, count = _native(engine, store_path, path)
         shutil.rmtree(store, ignore_errors=True)
         return {"seconds": seconds, "stored": count, "rss_mib": _rss(), "cpu_s": _cpu() - c0}
-    eng = meterql.connect(_url(engine, store_path))
+    eng = meterql.connect(_url(engine, store_path, max_memory_mib))
     if mode == "ingest_rows":
         eng.columnar_ingest = False
     seconds = ingest_cpu = 0.0
@@ -131,9 +134,10 @@ def _rss() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def run_one(mode: str, engine: str, n: int, path: str, seed: int) -> dict:
+def run_one(mode: str, engine: str, n: int, path: str, seed: int, max_memory_mib: int = 0) -> dict:
     out = subprocess.run([sys.executable, "-m", "benchmarks.ingest", "--one", mode, "--engines", engine,
-                          "--events", str(n), "--file", path, "--seed", str(seed)],
+                          "--events", str(n), "--file", path, "--seed", str(seed),
+                          "--max-memory-mib", str(max_memory_mib)],
                          cwd=_ROOT, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"{mode} on {engine} failed:\n{out.stderr[-3000:]}")
@@ -151,11 +155,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--modes", default="ingest,ingest_rows,ingest_file,native,scale")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--out", default=os.path.join(_ROOT, "benchmarks", "out"))
+    ap.add_argument("--max-memory-mib", type=int, default=0,
+                    help="the engine's memory limit (QueryLimits.max_memory_usage; DuckDB: its buffer pool)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--file", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
-        print(json.dumps(one(args.one, args.engines, args.events, args.file, args.seed)))
+        print(json.dumps(one(args.one, args.engines, args.events, args.file, args.seed, args.max_memory_mib)))
         return 0
     modes = args.modes.split(",")
     tmp = tempfile.mkdtemp(prefix="meterql-ingest-bench-")
@@ -169,15 +175,17 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         for mode in modes:
             if mode == "scale":
-                r = run_one("ingest_file", engine, 3 * args.events, big, args.seed)
+                r = run_one("ingest_file", engine, 3 * args.events, big, args.seed, args.max_memory_mib)
                 r["mode"] = "ingest_file_3x"
             else:
-                r = run_one(mode, engine, args.events, path, args.seed)
+                r = run_one(mode, engine, args.events, path, args.seed, args.max_memory_mib)
             results.append(r)
             print(f"{engine:7} {r['mode']:15} {r['events']:>10,} events {r['events_per_s']:>10,.0f} ev/s "
                   f"peak RSS {r['rss_mib']:>7,.0f} MiB  cpu {r['cpu_s'] / r['events'] * 1e6:5.1f} µs/event", flush=True)
-        with open(os.path.join(args.out, f"ingest-{engine}.json"), "w") as f:
-            json.dump({"events": args.events, "load": os.getloadavg(), "results": results}, f, indent=2)
+        name = f"ingest-{engine}-{args.events}" + (f"-mem{args.max_memory_mib}" if args.max_memory_mib else "")
+        with open(os.path.join(args.out, f"{name}.json"), "w") as f:
+            json.dump({"events": args.events, "max_memory_mib": args.max_memory_mib, "load": os.getloadavg(),
+                       "results": results}, f, indent=2)
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
