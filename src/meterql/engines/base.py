@@ -4,7 +4,9 @@ Consumes: raw event mappings (SPEC §1), `Metric`s and `Period`s (SPEC §4, §5)
 Produces: `IngestReport`, `SummaryRow`s (the Go SDK seed's shape through `to_dict()`),
 `Row`s (the pricing layer's input) and SQL text (`explain`).
 Guarantees (for every engine):
-- Ingest validates each event with `values.normalize_row` (`normalize_event` as a tuple); a bad
+- Ingest validates a batch at once in Arrow (`columnar.normalize_batch`, when pyarrow is
+  importable and the engine stores Arrow) or each event with `values.normalize_row`
+  (`normalize_event` as a tuple) — the same readings and rejections either way; a bad
   event is reported with its index and reason and never aborts the batch. Within one call the
   first occurrence of an `event_id` wins; against the store the engine keeps the first stored
   event (`_store_rows`). Events are inserted in columnar batches, never a row at a time; one
