@@ -302,6 +302,7 @@ def test_the_columnar_fallback_without_arrow_stores_the_same(kind):
             lists._arrow = False  # as when pyarrow cannot be imported
         else:
             lists._prepare_rows = lambda rows: sorted(rows, key=lambda r: (r[1], r[3]))  # rows → native insert
+            lists.columnar_ingest = False  # the row-by-row reader hands rows to _prepare_rows
         for e in (arrow, lists):
             r = e.ingest(events, batch_size=200)
             assert (r.inserted, r.duplicates, r.rejected) == (inserted, duplicates, rejected)
@@ -326,3 +327,203 @@ def test_large_batches_mixing_stored_and_new_ids(engine):  # noqa: F811
     assert len(after) == 7500 and all(after[k] == v for k, v in before.items())
     assert all(after[e["event_id"]][2] == e["timestamp"] for e in new)
     assert getattr(engine, "_staged_lookup", True)  # chdb: the temporary table served, no fallback
+
+
+# --- the columnar batch reader (columnar.normalize_batch) against the reference -----------------
+
+
+def reference_batch(raws, start=0):
+    """Event by event with the reference reader: accepted rows (first id wins), rejections, and
+    the in-batch duplicate count — what `normalize_batch` must give."""
+    rows, rejected, seen, duplicates = [], [], set(), 0
+    for i, raw in enumerate(raws):
+        try:
+            if isinstance(raw, InvalidEvent):
+                raise raw
+            e = _normalize_event_reference(raw)
+        except InvalidEvent as exc:
+            rejected.append((start + i, exc.reason))
+            continue
+        if e.event_id in seen:
+            duplicates += 1
+            continue
+        seen.add(e.event_id)
+        # maps as item lists in order (Arrow's to_pylist of a MAP), exact value types
+        rows.append({"event_id": e.event_id, "subject_id": e.subject_id, "event_name": e.event_name, "ts": e.ts,
+                     "ps": list(e.ps.items()), "pn": list(e.pn.items()), "pb": list(e.pb.items()),
+                     "properties": e.properties_json})
+    return rows, rejected, duplicates
+
+
+def assert_batch_same(raws, start=0):
+    from meterql.columnar import SCHEMA, normalize_batch
+
+    got = normalize_batch(raws, start)
+    assert got.table.schema == SCHEMA
+    rows, rejected, duplicates = reference_batch(raws, start)
+    assert got.rejected == rejected
+    assert got.duplicates == duplicates
+    assert got.table.to_pylist() == rows
+    return got
+
+
+def test_batches_of_generated_events_with_iso_timestamps_read_identically():
+    events = list(generate(3000, seed=13))
+    for i, e in enumerate(events):
+        ms = e["timestamp"]
+        if i % 3 == 1:  # the usual ISO form, with and without milliseconds, Z and offsets
+            e["timestamp"] = (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=ms)).isoformat(
+                timespec=("milliseconds", "seconds", "microseconds")[i % 9 // 3]).replace("+00:00", "Z")
+        elif i % 3 == 2:
+            e["timestamp"] = (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=ms)).astimezone(
+                timezone(timedelta(hours=(i % 27) - 13, minutes=30 * (i % 2)))).isoformat(timespec="milliseconds")
+        if i % 5 == 0:  # numbers as the CLI decodes them: Decimal; floats from Python callers
+            e["properties"] = {**e["properties"], "d": Decimal(f"{i}.{i % 1000:03d}0"), "f": i / 8}
+    got = assert_batch_same(events, start=100)
+    assert got.table.num_rows == 3000  # every event valid: the checks passed them all
+
+
+def test_a_batch_of_hostile_events_reads_identically():
+    raws = [{**BASE, "event_id": f"v{i}", "properties": {"a": 1, "k": v}} for i, v in enumerate(HOSTILE_VALUES)]
+    raws += [{**BASE, "event_id": f"k{i}", "properties": {k: "v", "z": 2}} for i, k in enumerate(HOSTILE_KEYS)]
+    raws += [{**BASE, "event_id": f"t{i}", "timestamp": t} for i, t in enumerate(TIMESTAMPS)]
+    raws += [{**BASE, field: v} for field in ("event_id", "subject_id", "event_name") for v in IDS]
+    raws += ["not an event", None, InvalidEvent("not valid JSON"), OtherMapping(BASE), {**BASE, "event_id": "v3"}]
+    raws += [{**BASE, "event_id": "ts-edge", "timestamp": t} for t in (
+        "2024-02-29T23:59:59.999999999Z", "2023-02-29T00:00:00Z", "1900-01-01T00:00:00Z", "1899-12-31T23:59:59.999Z",
+        "1900-01-01T00:30:00+01:00", "2261-12-31T23:59:59.999Z", "2262-01-01T00:00:00Z", "2261-12-31T23:00:00-01:00",
+        "0000-01-01T00:00:00Z", "2024-13-01T00:00:00Z", "2024-01-01T23:60:00Z", "2024-01-01T00:00:60Z",
+        "2024-01-01T00:00:00+24:00", "2024-01-01T00:00:00-23:59", "2024-01-01T00:00:00+05:60", "2024-01-01T00:00:00.Z",
+        "1969-12-31T23:59:59.9999Z", "2024-01-01T00:00:00.1234567890Z", "２０２４-01-01T00:00:00Z", "2024-01-01T00:00:00z",
+        2**63, -(2**63) - 1, 2**70,
+    )]  # fmt: skip
+    raws += [{**BASE, "event_id": "big", "properties": {"i": 2**63, "j": -(2**63), "k": 2**63 - 1}}]
+    for i, raw in enumerate(raws):  # every one once as the only event of a batch, too
+        assert_batch_same([raw], start=i)
+    assert_batch_same(raws)
+
+
+_batch_event = st.fixed_dictionaries(
+    {"event_id": st.one_of(st.sampled_from(["a", "b", "c"]), st.text(max_size=3), st.sampled_from(IDS)),
+     "subject_id": st.one_of(st.just("s1"), st.sampled_from(IDS)),
+     "event_name": st.just("call"),
+     "timestamp": st.one_of(st.integers(min_value=-(2**64), max_value=2**64), st.sampled_from(TIMESTAMPS),
+                            st.from_regex(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,10})?(Z|[+-]\d{2}:\d{2})?",
+                                          fullmatch=True)),
+     "properties": st.one_of(st.none(), st.dictionaries(_key, _value, max_size=5))},
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raws=st.lists(st.one_of(_batch_event, st.sampled_from([None, "x", {}])), max_size=12),
+       start=st.integers(min_value=0, max_value=10**6))
+def test_random_batches_read_identically(raws, start):
+    assert_batch_same(raws, start)
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "chdb"])
+def test_ingest_columnar_and_row_by_row_store_the_same(kind):
+    calls = [mixed_events(1800, 41, 1500), mixed_events(700, 42, 1800)]
+    columnar, rows = new_engine(kind), new_engine(kind)
+    rows.columnar_ingest = False
+    try:
+        for events in calls:
+            seen_c, seen_r = [], []
+            a = columnar.ingest(events, batch_size=250, progress=seen_c.append)
+            b = rows.ingest(events, batch_size=250, progress=seen_r.append)
+            assert (a.inserted, a.duplicates, a.rejected) == (b.inserted, b.duplicates, b.rejected)
+            assert seen_c[-1] == seen_r[-1] == len(events)
+        assert stored_rows(columnar) == stored_rows(rows)
+    finally:
+        dispose(columnar)
+        dispose(rows)
+
+
+# --- the bulk path: engine.ingest_file --------------------------------------------------------
+
+
+def _jsonl_lines(events):
+    def enc(o):
+        if isinstance(o, Decimal):
+            return float(o)  # never reached with exact text: see below
+        raise TypeError
+
+    lines = []
+    for raw in events:
+        props = raw.get("properties")
+        if isinstance(props, dict) and any(isinstance(v, (Decimal, float, list)) for v in props.values()):
+            # numbers written with their exact text (the decoder reads them back as Decimal)
+            body = ",".join(json.dumps(k) + ":" + (str(v) if isinstance(v, Decimal) else json.dumps(v))
+                            for k, v in props.items())
+            line = json.dumps({k: v for k, v in raw.items() if k != "properties"})[:-1] + ',"properties":{' + body + "}}"
+        else:
+            line = json.dumps(raw, default=enc)
+        lines.append(line.encode())
+    return lines
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "chdb"])
+def test_ingest_file_matches_ingest_of_the_decoded_lines(kind, tmp_path):
+    from meterql.ndjson import read_jsonl
+
+    lines = _jsonl_lines(mixed_events(1500, 51, 1200))
+    lines[0] = b"\xef\xbb\xbf" + lines[0]  # a byte order mark is skipped
+    lines[10:10] = [b"", b"{not json", b'{"event_id": "x", "event_id": "y"}', b"\xff\xfe", b"[1, 2]",
+                    b'{"event_id":"d","subject_id":"s","event_name":"n","timestamp":1,"properties":{"a":1,"a":2}}',
+                    b'{"event_id":"iso","subject_id":"s","event_name":"n","timestamp":"2024-05-01T12:00:00.5+02:00"}']
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    bulk, rows = new_engine(kind), new_engine(kind)
+    rows.columnar_ingest = False  # the reference: row by row, normalize_row
+    try:
+        a = bulk.ingest_file(str(path), batch_size=400)
+        with open(path, "rb") as f:
+            b = rows.ingest(read_jsonl(f), batch_size=400)
+        assert (a.inserted, a.duplicates, a.rejected) == (b.inserted, b.duplicates, b.rejected)
+        reasons = dict(a.rejected)
+        assert reasons[10] == "empty line" and "twice" in reasons[12] and "twice" in reasons[15]
+        assert a.inserted > 900 and stored_rows(bulk) == stored_rows(rows)
+        assert stored_rows(bulk)["iso"][2] == 1714557600500
+        again = bulk.ingest_file(path, batch_size=1000)  # a re-sent file stores nothing new
+        assert (again.inserted, again.duplicates) == (0, a.inserted + a.duplicates)
+    finally:
+        dispose(bulk)
+        dispose(rows)
+
+
+@pytest.mark.parametrize("kind", ["duckdb", "chdb"])
+def test_ingest_file_reads_parquet_like_ingest(kind, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    events = list(generate(600, seed=61))
+    for i, e in enumerate(events[:40]):
+        e["event_id"] = f"dup{i % 20}"  # repeats: the first wins
+    events[50]["timestamp"] = -(10**15)  # out of range: rejected
+    as_text = [{**e, "properties": json.dumps(e["properties"])} for e in events]
+    pq.write_table(pa.Table.from_pylist(as_text), tmp_path / "text.parquet")
+    utc = pa.timestamp("us", tz="UTC")
+    pq.write_table(pa.table({
+        "event_id": [f"p{i}" for i in range(60)],
+        "subject_id": [e["subject_id"] for e in events[:60]],
+        "event_name": [e["event_name"] for e in events[:60]],
+        "timestamp": pa.array([(1_700_000_000_000 + i) * 1000 - 1 for i in range(60)], utc),
+        "properties": pa.array([[("k", str(i)), ("k", "x")] if i == 5 else [("k", str(i))] for i in range(60)],
+                               pa.map_(pa.string(), pa.string())),
+    }), tmp_path / "typed.parquet")  # fmt: skip
+    bulk, rows = new_engine(kind), new_engine(kind)
+    rows.columnar_ingest = False
+    try:
+        a = bulk.ingest_file(tmp_path / "text.parquet", batch_size=128)
+        b = rows.ingest(as_text, batch_size=128)
+        assert (a.inserted, a.duplicates, a.rejected) == (b.inserted, b.duplicates, b.rejected)
+        assert a.rejected[0][0] == 50 and a.duplicates == 20
+        assert stored_rows(bulk) == stored_rows(rows)
+        t = bulk.ingest_file(str(tmp_path / "typed.parquet"))
+        assert (t.inserted, t.duplicates, t.rejected) == (59, 0, [(5, 'properties has the key "k" twice')])
+        got = stored_rows(bulk)
+        assert got["p7"][2] == 1_700_000_000_000 + 7 - 1  # 1 µs before the ms: floored
+        assert got["p7"][3] == {"k": "7"} and got["p7"][6] == '{"k":"7"}'
+    finally:
+        dispose(bulk)
+        dispose(rows)

@@ -5,6 +5,10 @@ the rest of the file lands: a line that is not UTF-8, not JSON, nested too deepl
 key twice (top level or in `properties`: which value would win?) is rejected with its line number
 and reason, like any invalid event. Numbers are decoded exactly (`Decimal`, never float).
 
+`engine.ingest_file` does the work: lines are read as a stream and validated in batches of
+`--batch-size` (in Arrow, `columnar.normalize_batch`), so memory does not grow with the file. A
+`.parquet` file is read by pyarrow in batches (rejections then name 1-based row numbers).
+
 Output: a report (`--json`: `inserted`, `duplicates`, `rejected` as `[{"line", "reason"}]` with
 1-based line numbers, `seconds`, `stored`). Exit status 0, or 3 when any line was rejected.
 """
@@ -15,10 +19,9 @@ import argparse
 import json
 import os
 import sys
-from decimal import Decimal
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
-from ._common import Progress, add_db_argument, positive_int, quoted
+from ._common import Progress, add_db_argument, positive_int
 
 NAME = "ingest"
 HELP = "store usage events from a JSON-lines file (idempotent by event_id)"
@@ -35,61 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="progress bar on stderr (default: when stderr is a terminal)")
 
 
-_dups: list[tuple[int, str]] = []  # (id of the object, key) of each duplicate key in the line being decoded
-
-
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        seen: set[str] = set()
-        for k, _ in pairs:
-            if k in seen:
-                _dups.append((id(out), k))
-                break
-            seen.add(k)
-    return out
-
-
-def decode_line(raw: bytes) -> Any:
-    """One JSONL line → the decoded object, or an `InvalidEvent` saying why it cannot be one
-    (the reason names no line: the caller knows where it is)."""
-    from ..values import InvalidEvent
-
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return InvalidEvent(f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})")
-    if not text.strip():
-        return InvalidEvent("empty line")
-    _dups.clear()
-    try:
-        value = json.loads(text, parse_float=Decimal, object_pairs_hook=_pairs)
-    except json.JSONDecodeError as exc:
-        return InvalidEvent(f"not valid JSON: {exc.msg} at column {exc.colno}")
-    except RecursionError:  # the decoder's own depth guard (~1,000 levels; an event needs 2)
-        return InvalidEvent("nested too deeply to be an event")
-    if _dups:
-        where, key = _dups[0]
-        props = value.get("properties") if isinstance(value, dict) else None
-        if where == id(value):
-            return InvalidEvent(f"the event has the key {quoted(key)} twice")
-        if where == id(props):
-            return InvalidEvent(f"properties has the key {quoted(key)} twice")
-        return InvalidEvent(f"the key {quoted(key)} appears twice in a nested object")
-    return value
-
-
-def read_jsonl(stream: IO[bytes], progress: Progress | None = None) -> Iterator[Any]:
-    """One item per line of a binary stream: an event dict, or an `InvalidEvent` for a line that
-    cannot be one (so item i is line i + 1). A UTF-8 byte order mark at the start is skipped."""
-    for lineno, raw in enumerate(stream, 1):
-        if progress is not None:
-            progress.read(len(raw))
-        if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
-        yield decode_line(raw)
-    if progress is not None:
-        progress.reading_done()
+# The line reader lives in the library (`Engine.ingest_file` uses it too); re-exported here.
+from ..ndjson import decode_line, read_jsonl  # noqa: E402,F401
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,6 +47,14 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import InvalidSpec
 
     progress = Progress(None, args.progress)
+    if args.file.lower().endswith((".parquet", ".parq")):  # read by pyarrow, in batches
+        with meterql.connect(args.db) as engine:
+            try:
+                report = engine.ingest_file(args.file, format="parquet", batch_size=args.batch_size, progress=progress)
+            finally:
+                progress.done()
+            stored = engine.count_events()
+        return _report(args, report, stored)
     if args.file == "-":
         stream: IO[bytes] = sys.stdin.buffer
     else:
@@ -110,10 +68,14 @@ def run(args: argparse.Namespace) -> int:
             pass
     with stream, meterql.connect(args.db) as engine:
         try:
-            report = engine.ingest(read_jsonl(stream, progress), batch_size=args.batch_size, progress=progress)
+            report = engine.ingest_file(stream, format="ndjson", batch_size=args.batch_size, progress=progress)
         finally:
             progress.done()
         stored = engine.count_events()
+    return _report(args, report, stored)
+
+
+def _report(args: argparse.Namespace, report: Any, stored: int) -> int:
     rejected = [(index + 1, reason) for index, reason in report.rejected]  # item i is line i + 1
     if args.json:
         out = {"inserted": report.inserted, "duplicates": report.duplicates,

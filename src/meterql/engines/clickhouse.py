@@ -290,6 +290,10 @@ class ClickHouseEngine(Engine):
         # measured on chdb, 50k-event batches, ~3 µs/event against ~6 µs/event for the insert.
         return _arrow_batch(rows)
 
+    def _prepare_table(self, table: Any) -> Any:
+        # (subject_id, ts) order, the table's sorting key: the part is written without a re-sort.
+        return table.sort_by([("subject_id", "ascending"), ("ts", "ascending")])
+
     def _store_rows(self, prepared: Any) -> int:
         if isinstance(prepared, list):
             return self._store_lists(prepared)

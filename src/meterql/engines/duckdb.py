@@ -7,7 +7,7 @@ Guarantees:
 - Storage: table `events` with the DESIGN.md columns, `event_id` the PRIMARY KEY; inserts are
   one statement per batch — a plain `INSERT` while batches are new (it fails as a whole on a
   stored id), else `INSERT OR IGNORE` — so the first stored event with an id wins and a batch
-  lands atomically. Batches are sorted by (subject_id, ts) before they are
+  lands atomically. Batches are sorted by (UTC month, subject_id, ts) (`CLUSTER_BY`) before they are
   written, so DuckDB's per-row-group min/max (zone maps) on `subject_id` and `ts` prune the scan
   of a one-subject, one-month summary (benchmarks/engine.py measures it).
 - Columnar inserts: an Arrow table when pyarrow is importable (it is whenever chdb is), else
@@ -65,16 +65,23 @@ META_DDL = "CREATE TABLE IF NOT EXISTS meterql_meta (key VARCHAR PRIMARY KEY, va
 # many as the clustered ones (a doubling rule: every row is rewritten O(log N) times in all).
 COMPACT_MIN_ROWS = 100_000
 
-# Arrow → table; ORDER BY keeps each batch clustered by subject and time (zone-map pruning).
-_INSERT_ARROW = "INSERT OR IGNORE INTO events SELECT * FROM meterql_batch ORDER BY subject_id, ts"
-_INSERT_ARROW_NEW = "INSERT INTO events SELECT * FROM meterql_batch ORDER BY subject_id, ts"
-_INSERT_LISTS = """
+# The storage order: by UTC calendar month, then subject and time. DuckDB skips a row group by
+# its min/max (zone maps): month first lets an invoice run over one month of a store holding many
+# read only that month's row groups (all subjects), and within the month subject first lets a
+# one-subject summary read a few of them. (subject_id, ts) alone spread every month over every
+# row group: an invoice run for one of three months read all of them (benchmarks/README.md).
+CLUSTER_BY = "date_trunc('month', epoch_ms(ts)), subject_id, ts"
+
+# Arrow → table; ORDER BY keeps each batch clustered (zone-map pruning).
+_INSERT_ARROW = f"INSERT OR IGNORE INTO events SELECT * FROM meterql_batch ORDER BY {CLUSTER_BY}"
+_INSERT_ARROW_NEW = f"INSERT INTO events SELECT * FROM meterql_batch ORDER BY {CLUSTER_BY}"
+_INSERT_LISTS = f"""
 INSERT OR IGNORE INTO events
 SELECT * FROM (
     SELECT unnest($1) AS event_id, unnest($2) AS subject_id, unnest($3) AS event_name,
            unnest($4) AS ts, MAP(unnest($5), unnest($6)) AS ps, MAP(unnest($7), unnest($8)) AS pn,
            MAP(unnest($9), unnest($10)) AS pb, unnest($11) AS properties
-) ORDER BY subject_id, ts
+) ORDER BY {CLUSTER_BY}
 """
 
 
@@ -244,6 +251,12 @@ class DuckDBEngine(Engine):
     def _prepare_rows(self, rows: list[Any]) -> Any:
         return _arrow_batch(rows) if self._arrow else _list_batch(rows)
 
+    def _columnar_ingest(self) -> bool:
+        return self._arrow and super()._columnar_ingest()
+
+    def _prepare_table(self, table: Any) -> Any:
+        return table  # the INSERT orders it (CLUSTER_BY)
+
     def _store_rows(self, prepared: Any) -> int:
         with self._lock:
             con = self._writer
@@ -289,7 +302,7 @@ class DuckDBEngine(Engine):
             self.compact()
 
     def compact(self) -> None:
-        """Rewrite the table in (subject_id, ts) order, in one transaction.
+        """Rewrite the table in `CLUSTER_BY` order (UTC month, subject_id, ts), in one transaction.
 
         DuckDB keeps rows in insertion order and skips row groups by their min/max; a store
         clustered by subject and time lets a one-subject, one-month summary read a few row groups
@@ -302,7 +315,7 @@ class DuckDBEngine(Engine):
                 for sql in (
                     "BEGIN TRANSACTION",
                     DDL.replace("IF NOT EXISTS events", "meterql_events_clustered"),
-                    "INSERT INTO meterql_events_clustered SELECT * FROM events ORDER BY subject_id, ts",
+                    f"INSERT INTO meterql_events_clustered SELECT * FROM events ORDER BY {CLUSTER_BY}",
                     "DROP TABLE events",
                     "ALTER TABLE meterql_events_clustered RENAME TO events",
                     "INSERT OR REPLACE INTO meterql_meta SELECT 'clustered_rows', count(*) FROM events",
