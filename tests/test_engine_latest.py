@@ -2,8 +2,8 @@
 
 A `latest` of a bare property (Lago `field_name`) picks the stored text of the newest event whose
 property is a number and reads only that one: ungrouped, `ORDER BY ts DESC, event_id DESC LIMIT 1`;
-grouped, the engine's arg_max over the texts, read after the aggregate. Only the winning value is
-range-checked (README "Semantics"). Expected values are worked out in the comments and compared with
+grouped, the engine's arg_max over the texts, read after the aggregate — while the store holds no
+number ≥ 10^26; once one lands, every value is read so that it fails the query (SPEC §3). Expected values are worked out in the comments and compared with
 the reference (`meterql.reference`) on the same events."""
 
 from __future__ import annotations
@@ -49,26 +49,44 @@ def test_ungrouped_latest_is_a_top_1_over_the_property_text(engine):  # noqa: F8
     assert rows(engine, doubled, events, Window("s1", T0, T0 + DAY)) == [(T0, (), D(4))]
 
 
-def test_only_the_winning_value_is_range_checked(engine):  # noqa: F811
-    # an out-of-range number in an older event is not read: the newest number (7) is the answer,
-    # ungrouped, by hour, and in a shared scan
-    events = [ev(T0 + 1, event_id="a", v=HUGE), ev(T0 + 2, event_id="b", v=7), ev(T0 + 3, event_id="c", v="x")]
+@pytest.mark.parametrize("columnar", [True, False], ids=["columnar-ingest", "row-ingest"])
+def test_a_wide_number_anywhere_fails_latest_as_the_contract_says(engine, columnar):  # noqa: F811
+    """SPEC §3: a property ≥ 10^26 fails the query that reads it — for `latest` too, even when an
+    older event holds it. Ingest marks the store when such a number lands; a marked store's
+    `latest` reads every value (no top-1), so the overflow is raised as the reference raises it."""
+    engine.columnar_ingest = columnar
+    window = Window("s1", T0, T0 + H)
+    assert "LIMIT 1" in engine.plan(LATEST, window).sql()  # an unmarked store: the top-1
+    engine.ingest([ev(T0 + 30, event_id="z", v="99999999999999999999999999.5")])  # < 10^26: no mark
+    assert "LIMIT 1" in engine.plan(LATEST, window).sql()
+    events = [ev(T0 + 1, event_id="a", v=HUGE), ev(T0 + 2, event_id="b", v=7), ev(T0 + 3, event_id="c", v="x"),
+              ev(T0 + 30, event_id="z", v="99999999999999999999999999.5")]
     engine.ingest(events)
-    assert rows(engine, LATEST, events, Window("s1", T0, T0 + H)) == [(T0, (), D(7))]
-    assert rows(engine, LATEST, events, Window("s1", T0, T0 + H, granularity="hour")) == [(T0, (), D(7))]
+    assert "LIMIT 1" not in engine.plan(LATEST, window).sql()  # marked: every value is read
+    for w in (window, Window("s1", T0, T0 + H, granularity="hour")):
+        with pytest.raises(NumericOverflow):
+            engine.aggregate(LATEST, w)
+        with pytest.raises(NumericOverflow):
+            reference_rows(events, LATEST, w)
     count = Metric(code="c", aggregation="count")
-    many = engine.aggregate_many([LATEST, count], Window("s1", T0, T0 + H))
-    assert [[r.value for r in rs] for rs in many] == [[D(7)], [D(3)]]
-    # …but when the winner is out of range, every form fails (as the reference does)
-    late = [ev(T0 + 4, event_id="d", v=HUGE)]
-    engine.ingest(late)
-    for window in (Window("s1", T0, T0 + H), Window("s1", T0, T0 + H, granularity="hour")):
-        with pytest.raises(NumericOverflow):
-            engine.aggregate(LATEST, window)
-        with pytest.raises(NumericOverflow):
-            reference_rows(events + late, LATEST, window)
     with pytest.raises(NumericOverflow):
-        engine.aggregate_many([LATEST, count], Window("s1", T0, T0 + H))
+        engine.aggregate_many([LATEST, count], window)
+    # a window without the wide event answers as before: the newest number is z's
+    assert rows(engine, LATEST, events, Window("s1", T0 + 2, T0 + H)) == [
+        (T0 + 2, (), D("99999999999999999999999999.5"))]
+
+
+def test_wide_number_detection():
+    import pyarrow as pa
+
+    from meterql.values import has_wide_table, is_wide
+
+    assert not is_wide("99999999999999999999999999.999999999999") and is_wide(HUGE) and is_wide("-" + HUGE)
+    assert not is_wide("0.000000000001") and not is_wide("-5")
+    maps = pa.map_(pa.string(), pa.string())
+    assert not has_wide_table(pa.table({"pn": pa.array([[("a", "1")], [], None], maps)}))
+    assert not has_wide_table(pa.table({"pn": pa.array([[("a", "0." + "0" * 11 + "1" * 20)]], maps)}))
+    assert has_wide_table(pa.table({"pn": pa.array([[("a", "1"), ("b", "-" + HUGE + ".5")]], maps)}))
 
 
 def test_grouped_and_many_subject_latest_read_after_the_aggregate(engine):  # noqa: F811

@@ -40,9 +40,7 @@ The rules (README "Semantics"):
      greatest non-NULL value; avg: sum / count of non-NULL values, rounded as `/`; unique_count:
      number of distinct non-NULL canonical texts (0 when all are NULL); latest: the value of the
      event with the greatest (timestamp, event_id) among those whose value is not NULL (NULL only
-     when no taken-in event has a value), as SPEC §4 words it — of a bare property, only the
-     winning event's property is range-checked (an out-of-range number elsewhere is not read:
-     the engines' top-1); weighted_sum: below.
+     when no taken-in event has a value), as SPEC §4 words it; weighted_sum: below.
    - No event taken in → None (SPEC: "null if no usage"); for recurring, earlier events count as
      taken in, so a recurring single row carries the earlier total or level.
    - Sums (also inside avg) are range-checked once they are complete: a result of magnitude
@@ -73,8 +71,8 @@ from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
 
 from . import numbers
-from .ast import Expression, Kind, Node, Read, Type
-from .errors import InvalidSpec, NumericOverflow
+from .ast import Expression, Kind, Node, Type
+from .errors import InvalidSpec
 from .evaluator import as_string, evaluate_tree
 from .plan.finish import Row
 from .plan.time import bucket_bounds, bucket_floor, bucket_starts
@@ -94,13 +92,6 @@ class _Item:
     event_id: str
     coordinates: tuple[str | None, ...]
     value: Any  # Decimal | str | None (str for unique_count)
-
-
-@dataclass(frozen=True, slots=True)
-class _Overflow:
-    """A value that is a number out of range (`latest` of a bare property): not NULL."""
-
-    error: NumericOverflow
 
 
 def dedupe(events: Iterable[Mapping[str, Any] | StoredEvent]) -> list[StoredEvent]:
@@ -180,9 +171,6 @@ def reference_rows(
     lo = start_ms + (0 if inclusive_start else 1)
     hi = end_ms + (1 if inclusive_end else 0)
 
-    # `latest` of a bare property reads the winning event's property only (SPEC §4, README
-    # "Semantics"): an out-of-range number in another event is not read, so it fails nothing.
-    deferred_overflow = agg == "latest" and isinstance(value_tree, Read) and value_tree.type is Type.NUMBER
     items: list[_Item] = []
     for e in dedupe(events):
         if e.subject_id != subject_id or (event_name is not None and e.event_name != event_name):
@@ -194,13 +182,7 @@ def reference_rows(
         if extra_tree is not None and evaluate_tree(extra_tree, e) is not True:
             continue
         coords = tuple(as_string(evaluate_tree(t, e)) for t in dim_trees)  # type: ignore[arg-type]
-        if deferred_overflow:
-            try:
-                value = evaluate_tree(value_tree, e)  # type: ignore[arg-type]
-            except NumericOverflow as exc:
-                value = _Overflow(exc)  # not NULL: raised only if this event's value is the answer
-        else:
-            value = None if value_tree is None else evaluate_tree(value_tree, e)
+        value = None if value_tree is None else evaluate_tree(value_tree, e)
         if agg == "unique_count":
             value = as_string(value)
         items.append(_Item(e.ts, e.event_id, coords, value))
@@ -316,10 +298,7 @@ def _row_value(agg: str, group: _Group, row_lo: int, row_hi: int, lo: int, recur
             return numbers.div(_sum(values), Decimal(len(values))) if values else None
         case "latest":
             # sorted by (ts, event_id): the last event whose value is not NULL
-            latest = next((it.value for it in reversed(taken) if it.value is not None), None)
-            if isinstance(latest, _Overflow):
-                raise latest.error
-            return latest
+            return next((it.value for it in reversed(taken) if it.value is not None), None)
     raise InvalidSpec(f"unknown aggregation {agg!r}")
 
 

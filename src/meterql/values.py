@@ -502,3 +502,28 @@ def normalize_row(raw: Any) -> Row:
                         return (eid, sid, name, ts, *columns)
     e = _normalize_event_reference(raw)
     return (e.event_id, e.subject_id, e.event_name, e.ts, e.ps, e.pn, e.pb, e.properties_json)
+
+
+def is_wide(text: str) -> bool:
+    """Whether a `pn` text (canonical decimal, may be out of range) is a number of magnitude
+    ≥ 10^26, i.e. one that fails a query reading it (SPEC §3): 27 or more integer digits."""
+    return len(text.lstrip("+-").split(".", 1)[0].lstrip("0")) >= 27
+
+
+def has_wide_rows(rows: Any) -> bool:
+    """Whether any `values.Row`-like tuple of a batch holds a wide `pn` number (`is_wide`)."""
+    return any(is_wide(t) for r in rows for t in r[5].values() if t is not None)
+
+
+def has_wide_table(table: Any) -> bool:
+    """`has_wide_rows` of an Arrow batch in the store layout (`columnar.SCHEMA`: a `pn` map)."""
+    import pyarrow.compute as pc
+
+    texts = table["pn"].combine_chunks().items
+    if len(texts) == 0:
+        return False
+    longest = pc.max(pc.utf8_length(texts)).as_py()
+    if longest is None or longest < 27:
+        return False
+    long = texts.filter(pc.greater_equal(pc.utf8_length(texts), 27))
+    return any(is_wide(t) for t in long.to_pylist() if t is not None)

@@ -270,6 +270,12 @@ def offline_engine(url: str | None) -> Any:
         def count_events(self) -> int:
             raise EngineError("this engine only explains; it has no store")
 
+        def _mark_wide_numbers(self) -> None:
+            raise EngineError("this engine only explains; it has no store")
+
+        def _store_marked_wide(self) -> bool:
+            return False  # explains the plan of a store without numbers >= 10^26
+
         def close(self) -> None:
             pass
 

@@ -37,7 +37,7 @@ from sqlglot import exp
 from .. import numbers
 from ..errors import InvalidSpec, NumericOverflow, TooManyRows
 from ..limits import DEFAULT_QUERY_LIMITS, QueryLimits
-from ..metric import Metric, Period
+from ..metric import Aggregation, Metric, Period
 from ..plan import Plan, Row, Scope, Window, build, can_share_scan, with_row_limit
 from ..plan.window import (  # noqa: F401 - the argument checks, re-exported for their callers
     _kind,
@@ -219,33 +219,41 @@ class _BatchWriter:
         self._error: BaseException | None = None
 
     def submit(self, rows: list[Any], *, background: bool) -> None:
+        from ..values import has_wide_rows
+
+        wide = has_wide_rows(rows)
         prepared = self.engine._prepare_rows(rows)  # while the previous batch is being written
         self.wait()
         if background:
             self._thread = threading.Thread(
-                target=self._store, args=(prepared, len(rows)), name="meterql-ingest-writer", daemon=True
+                target=self._store, args=(prepared, len(rows), wide), name="meterql-ingest-writer", daemon=True
             )
             self._thread.start()
         else:
-            self._store(prepared, len(rows))
+            self._store(prepared, len(rows), wide)
             self.wait()
 
     def submit_table(self, table: Any, *, background: bool) -> None:
         """`submit` of an Arrow batch (`Engine._prepare_table`)."""
+        from ..values import has_wide_table
+
+        wide = has_wide_table(table)
         prepared = self.engine._prepare_table(table)
         self.wait()
         if background:
             self._thread = threading.Thread(
-                target=self._store, args=(prepared, table.num_rows), name="meterql-ingest-writer", daemon=True
+                target=self._store, args=(prepared, table.num_rows, wide), name="meterql-ingest-writer", daemon=True
             )
             self._thread.start()
         else:
-            self._store(prepared, table.num_rows)
+            self._store(prepared, table.num_rows, wide)
             self.wait()
 
-    def _store(self, prepared: Any, n: int) -> None:
+    def _store(self, prepared: Any, n: int, wide: bool = False) -> None:
         try:
             with self.engine._write_lock:
+                if wide:  # before the rows land: a query that can see them sees the mark
+                    self.engine._mark_wide_numbers()
                 landed = self.engine._store_rows(prepared)
         except BaseException as exc:  # noqa: BLE001 - re-raised on the calling thread by wait()
             self._error = exc
@@ -295,6 +303,30 @@ class Engine(ABC):
 
     def _after_ingest(self) -> None:
         """Housekeeping after an ingest call that stored events (e.g. DuckDB re-clustering)."""
+
+    # Wide numbers: whether the store may hold a number of magnitude ≥ 10^26 (SPEC §3: reading
+    # one fails the query). Ingest marks the store before such an event lands; the mark is never
+    # removed. While a store is unmarked, `latest` of a bare property is a top-1 plan that reads
+    # only the winning event's value (plan/build.py `latest_read`); once marked, every matching
+    # value is read, so an out-of-range number anywhere fails the query as the contract says.
+
+    @abstractmethod
+    def _mark_wide_numbers(self) -> None:
+        """Record in the store that it may hold a wide number (idempotent; under the write lock)."""
+
+    @abstractmethod
+    def _store_marked_wide(self) -> bool:
+        """Whether the store carries the wide-number mark (a read: another writer may set it)."""
+
+    def _wide_numbers(self) -> bool:
+        if not getattr(self, "_wide_seen", False):
+            self._wide_seen = self._store_marked_wide()  # a mark, once seen, stays (never removed)
+        return self._wide_seen
+
+    def _build(self, metrics: Sequence[Metric], window: Window, wide: int = 0) -> Plan:
+        """`plan.build` on this store: a top-1 `latest` only while the store holds no wide number."""
+        top_one = not (any(m.aggregation is Aggregation.LATEST for m in metrics) and self._wide_numbers())
+        return build(metrics, window, self.dialect, self._table(), wide=wide, top_one=top_one)
 
     @abstractmethod
     def count_events(self) -> int:
@@ -553,13 +585,13 @@ class Engine(ABC):
 
     def plan(self, metric: Metric | Mapping[str, Any], window: Window, *, wide: int = 0) -> Plan:
         """The one query `aggregate` runs (for audit, benchmarks and the golden plans)."""
-        return build([as_metric(metric)], self._one(window), self.dialect, self._table(), wide=wide)
+        return self._build([as_metric(metric)], self._one(window), wide)
 
     def aggregate(self, metric: Metric | Mapping[str, Any], window: Window, *, max_rows: int | None = None) -> list[Row]:
         """The metric per (bucket, coordinates) over one subject's events: one query. More than
         `max_rows` rows (default `limits.max_rows`) is `LimitExceeded`."""
         m, w = as_metric(metric), self._one(window)
-        return self._rows(self._run(lambda wide: build([m], w, self.dialect, self._table(), wide=wide), max_rows), w)[0]
+        return self._rows(self._run(lambda wide: self._build([m], w, wide), max_rows), w)[0]
 
     @staticmethod
     def _rows(answer: dict[str, list[list[Row]]], window: Window) -> list[list[Row]]:
@@ -578,8 +610,7 @@ class Engine(ABC):
         out: list[list[Row] | None] = [None] * len(ms)
         if len(shared) > 1:
             try:
-                answers = self._rows(self._run(lambda wide: build([ms[i] for i in shared], w, self.dialect,
-                                                                  self._table(), wide=wide), max_rows), w)
+                answers = self._rows(self._run(lambda wide: self._build([ms[i] for i in shared], w, wide), max_rows), w)
             except NumericOverflow:
                 # a shared weighted_sum has only its narrow form (`plan.build`): alone, it gets its
                 # exact one; any other overflow is raised again below by the metric it belongs to
@@ -621,7 +652,7 @@ class Engine(ABC):
 
     def plan_subjects(self, metric: Metric | Mapping[str, Any], window: Window, *, wide: int = 0) -> Plan:
         """The one query `aggregate_subjects` runs (for audit and benchmarks)."""
-        return build([as_metric(metric)], self._many(window), self.dialect, self._table(), wide=wide)
+        return self._build([as_metric(metric)], self._many(window), wide)
 
     def aggregate_subjects(self, metric: Metric | Mapping[str, Any], window: Window) -> dict[str, list[Row]]:
         """`aggregate` for many subjects in ONE query: `{subject_id: rows}` (see `summaries`).
@@ -633,7 +664,7 @@ class Engine(ABC):
             replace(w, subject_ids=tuple(c)) for c in _chunks(w.subject_ids)]
         out: dict[str, list[Row]] = {}
         for chunk in chunks:
-            found = self._run(lambda wide, chunk=chunk: build([m], chunk, self.dialect, self._table(), wide=wide))
+            found = self._run(lambda wide, chunk=chunk: self._build([m], chunk, wide))
             out.update({s: rows[0] for s, rows in found.items()})
         return out
 

@@ -85,6 +85,8 @@ def ddl(database: str) -> list[str]:
 ) ENGINE = MergeTree
 ORDER BY (subject_id, ts, event_id)
 SETTINGS non_replicated_deduplication_window = {DEDUP_WINDOW}""",
+        # Marks about the stored events (`Engine._mark_wide_numbers`); a key is never removed.
+        f"CREATE TABLE IF NOT EXISTS {db}.meterql_meta (key String) ENGINE = ReplacingMergeTree ORDER BY key",
     ]
 
 
@@ -209,6 +211,13 @@ class ClickHouseEngine(Engine):
 
     def _command(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
         return self._write(lambda client: client.command(sql, parameters=params or None))
+
+    def _mark_wide_numbers(self) -> None:
+        self._command(f"INSERT INTO {_ident(self.database)}.meterql_meta (key) VALUES ('wide_numbers')")
+
+    def _store_marked_wide(self) -> bool:
+        rows = self._query(f"SELECT count() FROM {_ident(self.database)}.meterql_meta WHERE key = 'wide_numbers'", {})
+        return bool(rows[0][0])
 
     def _table(self) -> exp.Table:
         return exp.Table(

@@ -288,6 +288,12 @@ class DuckDBEngine(Engine):
     def count_events(self) -> int:
         return int(self._query("SELECT count(*) FROM events", {})[0][0])
 
+    def _mark_wide_numbers(self) -> None:
+        self._execute("INSERT OR REPLACE INTO meterql_meta VALUES ('wide_numbers', 1)")
+
+    def _store_marked_wide(self) -> bool:
+        return bool(self._query("SELECT count(*) FROM meterql_meta WHERE key = 'wide_numbers'", {})[0][0])
+
     def _clustered_rows(self) -> int:
         return _count(_fetch(self._con, "SELECT value FROM meterql_meta WHERE key = 'clustered_rows'"))
 

@@ -118,9 +118,13 @@ def _form(agg: Aggregation, g: PlanGen, wide: int, shared: bool) -> int:
     return min(int(wide), 1) if is_narrow(agg, g.NAME, 0) else 0
 
 
-def build(metrics: Sequence[Metric], window: Window, dialect: str, table: exp.Table, *, wide: int = 0) -> "Plan":
+def build(metrics: Sequence[Metric], window: Window, dialect: str, table: exp.Table, *, wide: int = 0,
+          top_one: bool = True) -> "Plan":
     """The one SELECT that answers `metrics` over `window` on `dialect`, with its parameters.
-    `wide`: 0 the fast form; 1, 2 the overflow-proof forms (see `is_narrow`, `Template.narrow`)."""
+    `wide`: 0 the fast form; 1, 2 the overflow-proof forms (see `is_narrow`, `Template.narrow`).
+    `top_one`: `latest` of a bare property may read only the winning event's value
+    (`latest_read`) — the engine allows it while its store holds no number ≥ 10^26
+    (`Engine._wide_numbers`); otherwise every value is read, so such a number fails the query."""
     from .finish import Plan
 
     plan_gen(dialect)  # an unknown dialect is InvalidSpec here
@@ -132,7 +136,7 @@ def build(metrics: Sequence[Metric], window: Window, dialect: str, table: exp.Ta
             raise InvalidSpec("a shared scan takes one or more non-recurring metrics")
         if window.scope is not Scope.ONE:
             raise InvalidSpec("a shared scan reads one subject")
-    template = _template(metrics, window.shape, dialect, (table.db or None, table.name), wide)
+    template = _template(metrics, window.shape, dialect, (table.db or None, table.name), wide, top_one)
     params: dict[str, Any] = {}
     if window.scope is Scope.ONE:
         params["subject"] = window.subject_id
@@ -147,7 +151,7 @@ def build(metrics: Sequence[Metric], window: Window, dialect: str, table: exp.Ta
 
 @functools.lru_cache(maxsize=512)
 def _template(metrics: tuple[Metric, ...], shape: tuple[Any, ...], dialect: str, table_name: tuple[str | None, str],
-              wide: int) -> Template:
+              wide: int, top_one: bool = True) -> Template:
     scope, inclusive_start, inclusive_end, granularity, timezone, dimensions, extra_filter, bounds = shape
     # The shape as a window (bounds are parameters — but a local-time bucket key's literals come
     # from the period, which is then part of the shape; the bucket functions read only the shape).
@@ -228,7 +232,7 @@ def _template(metrics: tuple[Metric, ...], shape: tuple[Any, ...], dialect: str,
         v: exp.Expression | None = None
         # `latest` of a bare property: pick the stored text and read (cast) only the winner
         # (`latest_read`); the value tree then reads the picked text, not every row's.
-        raw, reading = latest_read(m, dialect) if agg is Aggregation.LATEST else (None, None)
+        raw, reading = latest_read(m, dialect) if agg is Aggregation.LATEST and top_one else (None, None)
         if agg is not Aggregation.COUNT:
             # unique_count compares canonical texts; distinct native values are the same set
             v = raw if raw is not None else compiled(m.value, Kind.VALUE, dialect, m.value_type())[0]  # type: ignore[arg-type]
@@ -286,7 +290,8 @@ def _template(metrics: tuple[Metric, ...], shape: tuple[Any, ...], dialect: str,
             # (ties: the greatest event_id), its text read as a number once. Both engines stop
             # early on `ORDER BY ts DESC … LIMIT 1` (DuckDB prunes by the running top ts,
             # ClickHouse reads the (subject_id, ts, event_id) order backwards): no other row's
-            # value is read (SPEC §3: only the winning value is range-checked). The aggregate over
+            # value is read — allowed only while the store holds no number ≥ 10^26 (`top_one`), so
+            # no skipped value could have failed the query (SPEC §3). The aggregate over
             # the ≤ 1 row keeps the one-row shape (`n` is 0 or 1; `finish` only tests n > 0).
             picked = exp.select(exp.alias_(raw.copy(), LATEST_COLUMN)).from_(source_table).where(
                 and_(where, exp.Not(this=exp.Paren(this=exp.Is(this=raw.copy(), expression=exp.Null()))))
