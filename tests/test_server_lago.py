@@ -7,14 +7,10 @@ the metric's `lago_id`; each value is also worked out by hand from the events po
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from decimal import Decimal
 
 import httpx
 import pytest
-import uvicorn
 from lago_python_client import Client
 from lago_python_client.exceptions import LagoApiError
 from lago_python_client.models.billable_metric import BillableMetric, BillableMetricFilter, BillableMetricFilters
@@ -22,8 +18,8 @@ from lago_python_client.models.event import BatchEvent, Event
 
 import meterql
 from engine_fixtures import ENGINES, dispose, new_engine
+from server_fixtures import serving
 from meterql.metric import Metric
-from meterql.server import create_app
 from meterql.server.lago import _ms_of_seconds
 
 KEY = "lago-key-0123456789"
@@ -93,29 +89,13 @@ BY_HAND = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module", params=ENGINES)
 def served(request):
     engine = new_engine(request.param)
-    server = uvicorn.Server(uvicorn.Config(create_app(engine, [KEY]), host="127.0.0.1", port=free_port(),
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    with httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {KEY}"}) as http:
+    with serving(engine, [KEY]) as url, \
+            httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {KEY}"}) as http:
         yield engine, Client(api_key=KEY, api_url=url + "/lago/"), http
-    server.should_exit = True
-    thread.join(10)
     dispose(engine)
 
 

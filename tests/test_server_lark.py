@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from engine_fixtures import ENGINES, dispose, new_engine
+from server_fixtures import serving
 from meterql.metric import Metric, quote_property
-from meterql.server import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 SDK_VERSION = "0.9.0"
@@ -42,27 +38,12 @@ def lark_sdk() -> Path:
     return SDK_DIR
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module", params=ENGINES)
 def served(request):
     engine = new_engine(request.param)
-    server = uvicorn.Server(uvicorn.Config(create_app(engine, [KEY]), host="127.0.0.1", port=free_port(),
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield engine, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(engine, [KEY]) as url:
+        yield engine, url
     dispose(engine)
 
 

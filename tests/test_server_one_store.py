@@ -10,22 +10,18 @@ process with the parser, see test_server_lark.py, which drives it)."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from datetime import datetime, timedelta, timezone
 
 import httpx
 import orb
 import pytest
-import uvicorn
 from lago_python_client import Client as LagoClient
 from lago_python_client.models.billable_metric import BillableMetric
 from lago_python_client.models.event import Event
 
 from engine_fixtures import ENGINES, dispose, new_engine
+from server_fixtures import serving
 from meterql.metric import Metric
-from meterql.server import create_app
 
 KEY = "test-key-one-store"
 # Ten days ago at a whole hour: inside Orb's 100-day lookback and 5-minute future limit.
@@ -33,29 +29,13 @@ BASE = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - t
 START, END = BASE - timedelta(days=1), BASE + timedelta(days=1)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module", params=ENGINES)
 def served(request):
     engine = new_engine(request.param)
-    server = uvicorn.Server(uvicorn.Config(create_app(engine, [KEY]), host="127.0.0.1", port=free_port(),
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    url = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-    with httpx.Client(base_url=url, timeout=30, headers={"X-API-Key": KEY}) as lark:
+    with serving(engine, [KEY]) as url, httpx.Client(base_url=url, timeout=30, headers={"X-API-Key": KEY}) as lark:
         yield (engine, orb.Orb(api_key=KEY, base_url=url + "/orb/v1", _strict_response_validation=True,
                                max_retries=0), LagoClient(api_key=KEY, api_url=url + "/lago/"), lark)
-    server.should_exit = True
-    thread.join(10)
     dispose(engine)
 
 

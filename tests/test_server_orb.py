@@ -8,22 +8,18 @@ worked out by hand from the events posted below."""
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import httpx
 import orb
 import pytest
-import uvicorn
 
 from engine_fixtures import ENGINES, dispose, new_engine
+from server_fixtures import serving
 from meterql.numbers import canonical
 from meterql.orb_sql import metric_from_sql
 from meterql.pricing.models import Price
-from meterql.server import create_app
 
 KEY = "test-key-0123456789"
 HOUR = timedelta(hours=1)
@@ -34,27 +30,12 @@ BASE_MS = int(BASE.timestamp()) * 1000
 START, END = BASE - HOUR, BASE + 3 * HOUR
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module", params=ENGINES)
 def served(request):
     engine = new_engine(request.param)
-    server = uvicorn.Server(uvicorn.Config(create_app(engine, [KEY]), host="127.0.0.1", port=free_port(),
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield engine, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(engine, [KEY]) as url:
+        yield engine, url
     dispose(engine)
 
 
