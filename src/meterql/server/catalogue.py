@@ -78,10 +78,6 @@ class _DuckDBStore:
         return f"${name}"
 
     @staticmethod
-    def update(table: str, column: str, value: str, where: str) -> str:
-        return f"UPDATE {table} SET {column} = {value} WHERE {where}"
-
-    @staticmethod
     def update_many(table: str, assignments: dict[str, str], where: str) -> str:
         sets = ", ".join(f"{c} = {v}" for c, v in assignments.items())
         return f"UPDATE {table} SET {sets} WHERE {where}"
@@ -106,10 +102,6 @@ class _ClickHouseStore:
         return f"{{{name}:{typ}}}"
 
     # Synchronous mutations: the next read sees the change (a catalogue is small; writes are rare).
-    @staticmethod
-    def update(table: str, column: str, value: str, where: str) -> str:
-        return f"ALTER TABLE {table} UPDATE {column} = {value} WHERE {where} SETTINGS mutations_sync = 1"
-
     @staticmethod
     def update_many(table: str, assignments: dict[str, str], where: str) -> str:
         sets = ", ".join(f"{c} = {v}" for c, v in assignments.items())
@@ -164,7 +156,7 @@ class Catalogue:
         """Replace the payload of metric `mid` (its id stays: Lago's PUT keeps `lago_id`)."""
         p = self._p
         with self._lock:
-            self._write(self._sql.update(self._metrics, "payload", p("payload"), f"id = {p('id')}"),
+            self._write(self._sql.update_many(self._metrics, {"payload": p("payload")}, f"id = {p('id')}"),
                         {"id": mid, "payload": json.dumps(payload, sort_keys=True)})
 
     def delete_metric(self, mid: str) -> None:
@@ -303,7 +295,7 @@ class Catalogue:
         """Replace the payload of record `rid` (its id and key stay)."""
         p = self._p
         with self._lock:
-            self._write(self._sql.update(self._records, "payload", p("payload"),
+            self._write(self._sql.update_many(self._records, {"payload": p("payload")},
                                          f"kind = {p('kind')} AND id = {p('id')}"),
                         {"kind": kind, "id": rid, "payload": json.dumps(payload, sort_keys=True)})
 
