@@ -184,3 +184,29 @@ def test_json_numbers_in_lark_usage_events_are_exact(api):
     metric = Metric.from_dict({"code": "v", "aggregation": "sum", "event_name": "n", "value": "v"})
     rows = engine.summary(metric, subject["id"], {"start": "2025-10-01T00:00:00Z", "end": "2025-10-02T00:00:00Z"})
     assert [r.to_dict()["value"] for r in rows] == ["98765432109876543210.5"]
+
+
+def test_a_body_past_the_byte_limit_is_a_413_in_the_apis_shape(api):
+    """The server never buffers an unbounded body: past `MAX_BODY_BYTES` the read stops with a 413,
+    in each API's own error shape; nothing of it is stored."""
+    from meterql.server.app import MAX_BODY_BYTES
+
+    engine, c = api
+    before = engine.count_events()
+    big = b'{"events": [' + b" " * (MAX_BODY_BYTES + 1) + b"]}"
+    r = c.post("/v1/events", content=big, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and "larger than" in r.json()["error"]["message"]
+
+    def chunks():  # no Content-Length: counted while read
+        yield b'{"events": ['
+        for _ in range(MAX_BODY_BYTES // (1 << 20) + 1):
+            yield b" " * (1 << 20)
+        yield b"]}"
+
+    r = c.post("/v1/events", content=chunks(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"]["code"] == "http_error"
+    lago = c.post("/lago/api/v1/events/batch", content=big, headers={"Content-Type": "application/json"})
+    assert lago.status_code == 413 and lago.json()["status"] == 413  # Lago's shape
+    assert engine.count_events() == before
+    ok = c.post("/v1/events", json={"events": []})  # the server still answers
+    assert ok.status_code == 200

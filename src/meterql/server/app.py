@@ -13,6 +13,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from . import lago, lark, orb, v1
 from .service import ApiError, Service, default_error_body, log
 
+# A request body larger than this is refused (413) while it is read, before any model parses it:
+# 10,000 events (the largest batch any route takes) of ~3 KiB each.
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
 # The APIs served, each a module with PREFIX, router(service), error_body(...) (see service.py).
 APIS = (lark, orb, lago, v1)
 
@@ -28,6 +32,36 @@ def _error(request: Request, status: int, code: str, message: str, **extra: Any)
     api = _api_of(request.url.path)
     body = (api.error_body if api is not None else default_error_body)(status, code, message, extra)
     return JSONResponse(status_code=status, content=body)
+
+
+class _BodyLimit:
+    """ASGI middleware: counts the bytes of a request body as the app reads them and raises a 413
+    (rendered in the API's error shape by the app's handlers) once they pass `max_bytes`, or at
+    once when Content-Length says so — a client cannot make the server buffer an unbounded body."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
+        seen = int(declared) if declared.isdigit() else 0
+        limit = self.max_bytes
+
+        async def limited() -> Any:
+            nonlocal seen
+            if seen > limit:
+                raise StarletteHTTPException(413, f"the request body is larger than {limit} bytes")
+            message = await receive()
+            if message.get("type") == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise StarletteHTTPException(413, f"the request body is larger than {limit} bytes")
+            return message
+
+        await self.app(scope, limited, send)
 
 
 def build_app(engine: Any, api_keys: Iterable[str] = ()) -> FastAPI:
@@ -84,4 +118,5 @@ def build_app(engine: Any, api_keys: Iterable[str] = ()) -> FastAPI:
 
     for api in APIS:
         app.include_router(api.router(service), dependencies=[Depends(authorize)])
+    app.add_middleware(_BodyLimit, max_bytes=MAX_BODY_BYTES)
     return app
