@@ -53,3 +53,41 @@ def test_rows_are_stored_by_month_then_subject_then_time():
         assert {s: int(v) for s, v in got.items() if v is not None} == want
     finally:
         engine.close()
+
+
+def test_the_doubling_rule_recounts_only_when_it_can_be_met(monkeypatch):
+    """Re-clustering when appended rows ≥ max(COMPACT_MIN_ROWS, clustered) — the same moments as
+    counting after every call — while the table is counted only once enough rows landed since
+    the last count (a one-event call does not count the table)."""
+    from meterql.engines import duckdb as duck
+
+    monkeypatch.setattr(duck, "COMPACT_MIN_ROWS", 10)
+    engine = meterql.connect("duckdb://")
+    counts = []
+    real = engine._clustered_rows
+    monkeypatch.setattr(engine, "_clustered_rows", lambda: counts.append(1) or real())
+
+    def one(i, eid=None):
+        engine.ingest([{"event_id": eid or f"x{i}", "subject_id": "s", "event_name": "n", "timestamp": i,
+                        "properties": {}}])
+
+    try:
+        one(0)  # first call: counted (1 appended < max(10, 0)): next count after 9 more rows
+        assert (len(counts), real()) == (1, 0)
+        for i in range(1, 9):
+            one(i)
+        assert (len(counts), real()) == (1, 0)  # 9 rows: the rule cannot be met, nothing counted
+        one(9)  # 10 appended ≥ max(10, 0): counted and re-clustered
+        assert (len(counts), real()) == (2, 10)
+        for i in range(10, 19):
+            one(i)
+        one(3)  # a duplicate lands nothing
+        assert (len(counts), real()) == (2, 10)
+        one(19)  # 20 - 10 ≥ max(10, 10)
+        assert (len(counts), real()) == (3, 20)
+        engine.ingest([{"event_id": f"y{i}", "subject_id": "s", "event_name": "n", "timestamp": i, "properties": {}}
+                       for i in range(25)])  # 45 - 20 ≥ max(10, 20) in one call
+        assert (len(counts), real()) == (4, 45)
+        assert engine.count_events() == 45
+    finally:
+        engine.close()
