@@ -66,6 +66,11 @@ def new_id(prefix: str) -> str:
 
 _SUBJECT_COLUMNS = "id, external_id, name, email, metadata, created_ms"
 
+# The statement builders below assemble SQL text from trusted pieces only: table names are
+# constants (the ClickHouse database escaped by `engines.clickhouse._ident`), column names come
+# from this module (`_SUBJECT_FIELDS` is checked before an update), and every value is a bound
+# parameter placeholder (`param`). Customer text never reaches them.
+
 
 class _DuckDBStore:
     """DuckDB: `$name` parameters, writes through `DuckDBEngine._execute`."""
